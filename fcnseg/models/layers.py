@@ -1,0 +1,157 @@
+"""Small building blocks shared by the segmentation models.
+
+Custom layers and initialisers are registered with Keras under the package name
+`fcnseg`, so a saved `.keras` model loads with `keras.saving.load_model` once
+`fcnseg` has been imported.
+"""
+
+import numpy as np
+import keras
+from keras import layers, ops
+
+# Per-channel ImageNet means in BGR order, as `keras.applications` subtracts them in
+# "caffe" mode (VGG16, ResNet50).
+_CAFFE_BGR_MEAN = (103.939, 116.779, 123.68)
+NORMALIZATION_MODES = ("caffe", "tf")
+
+
+@keras.saving.register_keras_serializable(package="fcnseg")
+class ImageNormalization(layers.Layer):
+    """Turns raw RGB pixels (0..255, any numeric dtype) into an encoder's input range.
+
+    The layer always computes in float32, also under a mixed-precision policy, so
+    the mean subtraction is exact; the next layer casts to its compute dtype.
+
+    Args:
+        mode: str. `"caffe"`: RGB to BGR, then subtract the ImageNet channel means
+            (VGG16, ResNet50). `"tf"`: scale to [-1, 1] (MobileNetV2). The names
+            are those of `keras.applications.imagenet_utils.preprocess_input`.
+        **kwargs: Base layer keyword arguments, such as `name`.
+    """
+
+    def __init__(self, mode, **kwargs):
+        kwargs["dtype"] = "float32"
+        super().__init__(**kwargs)
+        if mode not in NORMALIZATION_MODES:
+            raise ValueError(f"Unknown normalization mode {mode!r}; expected one of {NORMALIZATION_MODES}.")
+        self.mode = mode
+
+    def call(self, inputs):
+        x = ops.cast(inputs, "float32")
+        if self.mode == "tf":
+            return x / 127.5 - 1.0
+        return ops.flip(x, axis=-1) - ops.convert_to_tensor(_CAFFE_BGR_MEAN, "float32")
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.pop("dtype", None)
+        config["mode"] = self.mode
+        return config
+
+
+@keras.saving.register_keras_serializable(package="fcnseg")
+class BilinearUpsamplingKernel(keras.initializers.Initializer):
+    """Initialises a `Conv2DTranspose` kernel to bilinear interpolation, channel by channel.
+
+    With kernel size `2 * factor`, stride `factor` and `"same"` padding, the layer then
+    reproduces bilinear resizing with half-pixel centres (`tf.image.resize`), as in
+    Long et al., "Fully Convolutional Networks for Semantic Segmentation", CVPR 2015.
+    The kernel shape must be `(k, k, channels, channels)`.
+    """
+
+    def __call__(self, shape, dtype=None):
+        size, width, out_channels, in_channels = shape
+        if size != width or out_channels != in_channels:
+            raise ValueError(f"A bilinear kernel must be square with as many outputs as inputs; got shape {shape}.")
+        factor = (size + 1) // 2
+        center = factor - 1 if size % 2 == 1 else factor - 0.5
+        profile = 1.0 - np.abs(np.arange(size) - center) / factor
+        kernel = np.zeros(shape, dtype="float32")
+        kernel[:, :, np.arange(out_channels), np.arange(in_channels)] = np.outer(profile, profile)[..., None]
+        return ops.convert_to_tensor(kernel, dtype=dtype)
+
+    def get_config(self):
+        return {}
+
+
+@keras.saving.register_keras_serializable(package="fcnseg")
+class ResizeLike(layers.Layer):
+    """Resizes its first input to the height and width of its second input.
+
+    Call it on `[images, reference]`; works with shapes only known at run time.
+
+    Args:
+        interpolation: str. Any interpolation `keras.ops.image.resize` accepts.
+            Defaults to `"bilinear"`.
+        **kwargs: Base layer keyword arguments, such as `name`.
+    """
+
+    def __init__(self, interpolation="bilinear", **kwargs):
+        super().__init__(**kwargs)
+        self.interpolation = interpolation
+
+    def call(self, inputs):
+        images, reference = inputs
+        size = ops.shape(reference)[1:3]
+        resized = ops.image.resize(images, size, interpolation=self.interpolation)
+        return ops.cast(resized, self.compute_dtype)
+
+    def compute_output_shape(self, input_shape):
+        images_shape, reference_shape = input_shape
+        return (images_shape[0], reference_shape[1], reference_shape[2], images_shape[3])
+
+    def get_config(self):
+        config = super().get_config()
+        config["interpolation"] = self.interpolation
+        return config
+
+
+def image_input(input_shape, divisor):
+    """Returns the `keras.Input` of a model, after checking that its size divides by `divisor`.
+
+    Args:
+        input_shape: tuple. `(height, width, 3)`; height and width may be `None`.
+        divisor: int. The model's total downsampling factor.
+
+    Returns:
+        A float32 `keras.Input` for raw RGB pixels.
+    """
+    height, width, _ = input_shape
+    for axis, size in (("height", height), ("width", width)):
+        if size is not None and size % divisor:
+            raise ValueError(
+                f"Input {axis} {size} (input_shape={tuple(input_shape)}) is not divisible by {divisor}, "
+                f"the model's downsampling factor; pad or resize images to a multiple of {divisor}."
+            )
+    return keras.Input(shape=tuple(input_shape), dtype="float32", name="image")
+
+
+def float32_logits(x):
+    """Casts the head's output to float32 logits, whatever the dtype policy."""
+    return layers.Activation("linear", dtype="float32", name="logits")(x)
+
+
+def bilinear_upsampling(channels, factor, name, trainable=True):
+    """Returns a transposed convolution initialised to `factor`x bilinear upsampling."""
+    return layers.Conv2DTranspose(
+        channels,
+        kernel_size=2 * factor,
+        strides=factor,
+        padding="same",
+        use_bias=False,
+        kernel_initializer=BilinearUpsamplingKernel(),
+        trainable=trainable,
+        name=name,
+    )
+
+
+def conv_bn_relu(x, filters, kernel_size, name, dilation_rate=1):
+    """Convolution (no bias), batch normalisation and ReLU."""
+    x = layers.Conv2D(
+        filters, kernel_size, padding="same", dilation_rate=dilation_rate, use_bias=False, name=f"{name}_conv"
+    )(x)
+    x = layers.BatchNormalization(name=f"{name}_bn")(x)
+    return layers.Activation("relu", name=f"{name}_relu")(x)
