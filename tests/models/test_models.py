@@ -69,8 +69,9 @@ def test_one_training_step_lowers_the_loss(name, options):
     keras.utils.set_random_seed(0)
     model = fcnseg.build_model(name, NUM_CLASSES, **options)
     loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-    # Plain SGD with a small step: first-order descent, whatever the depth of the model.
-    model.compile(optimizer=keras.optimizers.SGD(1e-3), loss=loss)
+    # Plain SGD with a step small enough for first-order descent on every model: batch norm over
+    # two images makes DeepLab's image-pooling branch sharp enough that 1e-3 can overshoot.
+    model.compile(optimizer=keras.optimizers.SGD(1e-4), loss=loss)
     images = _images(2, 64, 64)
     labels = (images[..., :1] > 127).astype("int32")  # learnable from the pixels
     before = float(loss(labels, model(images, training=True)))
