@@ -1,0 +1,112 @@
+"""Random augmentation applied to an image and its labels together.
+
+Labels are only ever resized with nearest neighbour, and padding gives them the ignore
+label, so no loss or metric sees a made-up class. Randomness comes from stateless ops
+seeded per example, so a seeded pipeline yields the same crops every run.
+"""
+
+import dataclasses
+
+import tensorflow as tf
+
+from fcnseg.data.specs import IGNORE_LABEL
+
+
+@dataclasses.dataclass(frozen=True)
+class Augmentation:
+    """Ranges of the random changes made to each training example.
+
+    Args:
+        min_scale: float. Smallest random rescaling of the image. Defaults to 0.5.
+        max_scale: float. Largest random rescaling. Defaults to 2.0.
+        flip: bool. Mirror left-right half of the time. Defaults to True.
+        brightness: float. Largest brightness shift, in pixel values 0..255. Defaults to 25.
+        contrast: float. Contrast factor drawn from [1 - contrast, 1 + contrast]. Defaults to 0.2.
+        saturation: float. Saturation factor drawn from [1 - saturation, 1 + saturation]. Defaults to 0.2.
+        hue: float. Largest hue rotation, as a fraction of the colour wheel. Defaults to 0.05.
+    """
+
+    min_scale: float = 0.5
+    max_scale: float = 2.0
+    flip: bool = True
+    brightness: float = 25.0
+    contrast: float = 0.2
+    saturation: float = 0.2
+    hue: float = 0.05
+
+    def __post_init__(self):
+        if not 0 < self.min_scale <= self.max_scale:
+            raise ValueError(f"Scales {self.min_scale}..{self.max_scale} are not valid; expected 0 < min <= max.")
+        for name in ("brightness", "contrast", "saturation", "hue"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name}={getattr(self, name)} is not valid; expected a value of at least 0.")
+        if self.contrast >= 1 or self.saturation >= 1 or self.hue > 0.5:
+            raise ValueError("contrast and saturation must be below 1 and hue at most 0.5.")
+
+
+def random_crop(image, label, seed, crop_size, augmentation):
+    """Rescales by a random factor and crops `crop_size` at a random place, padding labels with 255.
+
+    The crop window is chosen in the original image and only it is resized, which costs
+    the same at every scale.
+
+    Args:
+        image: uint8 or float `[H, W, 3]`.
+        label: int32 `[H, W, 1]`.
+        seed: int32 `[2]`. Stateless seed of this example.
+        crop_size: (height, width) of the result.
+        augmentation: Augmentation.
+
+    Returns:
+        (image float32 [h, w, 3] in 0..255, label int32 [h, w, 1]).
+    """
+    scale_seed, y_seed, x_seed, flip_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 4))
+    crop = tf.constant(crop_size, tf.float32)
+    scale = tf.random.stateless_uniform([], scale_seed, augmentation.min_scale, augmentation.max_scale)
+    window = tf.cast(tf.math.ceil(crop / scale), tf.int32)
+    image = tf.cast(image, tf.float32)
+    image, label = _pad_to_at_least(image, label, window)
+    room = tf.shape(image)[:2] - window + 1
+    top = tf.random.stateless_uniform([], y_seed, 0, room[0], tf.int32)
+    left = tf.random.stateless_uniform([], x_seed, 0, room[1], tf.int32)
+    image = image[top : top + window[0], left : left + window[1]]
+    label = label[top : top + window[0], left : left + window[1]]
+    image = tf.image.resize(image, crop_size, "bilinear")
+    label = tf.image.resize(label, crop_size, "nearest")
+    if augmentation.flip:
+        flip = tf.random.stateless_uniform([], flip_seed) < 0.5
+        image = tf.cond(flip, lambda: tf.reverse(image, [1]), lambda: image)
+        label = tf.cond(flip, lambda: tf.reverse(label, [1]), lambda: label)
+    return tf.ensure_shape(image, [*crop_size, 3]), tf.ensure_shape(label, [*crop_size, 1])
+
+
+def _pad_to_at_least(image, label, size):
+    missing = tf.maximum(size - tf.shape(image)[:2], 0)
+    paddings = [[missing[0] // 2, missing[0] - missing[0] // 2], [missing[1] // 2, missing[1] - missing[1] // 2], [0, 0]]
+    return tf.pad(image, paddings), tf.pad(label, paddings, constant_values=IGNORE_LABEL)
+
+
+def photometric(image, seed, augmentation):
+    """Random brightness, contrast, saturation and hue on a float image in 0..255."""
+    brightness_seed, contrast_seed, saturation_seed, hue_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 4))
+    a = augmentation
+    if a.brightness:
+        image = tf.image.stateless_random_brightness(image, a.brightness, brightness_seed)
+    if a.contrast:
+        image = tf.image.stateless_random_contrast(image, 1 - a.contrast, 1 + a.contrast, contrast_seed)
+    if a.saturation or a.hue:
+        # Saturation and hue are defined for images in [0, 1].
+        unit = tf.clip_by_value(image / 255.0, 0.0, 1.0)
+        if a.saturation:
+            unit = tf.image.stateless_random_saturation(unit, 1 - a.saturation, 1 + a.saturation, saturation_seed)
+        if a.hue:
+            unit = tf.image.stateless_random_hue(unit, a.hue, hue_seed)
+        image = unit * 255.0
+    return tf.clip_by_value(image, 0.0, 255.0)
+
+
+def augment(image, label, seed, crop_size, augmentation):
+    """Random scale, crop and flip of image and label together, then photometric jitter of the image."""
+    geometry_seed, color_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
+    image, label = random_crop(image, label, geometry_seed, crop_size, augmentation)
+    return photometric(image, color_seed, augmentation), label

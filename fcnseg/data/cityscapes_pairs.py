@@ -1,0 +1,46 @@
+"""The Kaggle "Cityscapes Image Pairs": `train/*.jpg` and `val/*.jpg`, photo left, labels right.
+
+Each JPEG is 512 wide and 256 high: the photo in the left half and the label drawn in Cityscapes'
+colours in the right half. JPEG blurs those colours, so each pixel takes the class of
+the nearest Cityscapes colour, and pixels far from every colour (class borders) are
+ignored (255). Classes and groupings are those of `cityscapes`.
+"""
+
+import tensorflow as tf
+
+from fcnseg.data import cityscapes
+from fcnseg.data.decode import check_same_size, fail_if, map_label_colors, read_image
+from fcnseg.data.source import Source, check_split, existing_dir, list_images
+from fcnseg.data.specs import IGNORE_LABEL
+
+SPLITS = ("train", "val")
+# Euclidean RGB distance within which a JPEG pixel still counts as a class colour. Blurred
+# borders between far-apart colours (road and car) fall outside and are ignored; between
+# close colours (car and truck) they take the nearer class.
+COLOR_TOLERANCE = 60.0
+
+
+def spec(data_dir=None, *, grouping=None):
+    return cityscapes.spec(grouping=grouping)
+
+
+def source(data_dir, split, *, grouping=None, color_tolerance=COLOR_TOLERANCE):
+    """The side-by-side JPEGs of `split` under `data_dir`."""
+    check_split("cityscapes_pairs", split, SPLITS)
+    folder = existing_dir(existing_dir(data_dir, "Cityscapes pairs") / split, f"Cityscapes pairs {split}")
+    paths = [str(path) for path in list_images(folder) if path.suffix.lower() in (".jpg", ".jpeg")]
+    if not paths:
+        raise FileNotFoundError(f"{folder}: no .jpg image pairs found.")
+    colors, classes = cityscapes.class_colors(grouping)
+
+    def decode(path):
+        pair = read_image(path)
+        width = tf.shape(pair)[1]
+        with tf.control_dependencies([fail_if(width % 2 != 0, path, ": width is odd; expected photo and label side by side")]):
+            half = width // 2
+        photo, drawn = pair[:, :half], pair[:, half:]
+        label = map_label_colors(drawn, colors, classes, path, color_tolerance, unknown_is_ignored=True)
+        return check_same_size(photo, label, path, path)
+
+    elements = tf.data.Dataset.from_tensor_slices(paths)
+    return Source(spec(grouping=grouping), elements, lambda ds: ds.map(decode, tf.data.AUTOTUNE), len(paths))

@@ -1,0 +1,133 @@
+"""A dataset split before decoding, and the file listing that most readers share.
+
+A `Source` keeps a split as cheap elements (file paths, indices, shard names) that the
+pipeline can shard and shuffle before any image is decoded, plus how to read them into
+`(image uint8 [H, W, 3], label int32 [H, W, 1])` pairs.
+"""
+
+import dataclasses
+import logging
+import pathlib
+from typing import Callable, Optional
+
+import tensorflow as tf
+
+from fcnseg.data.decode import error_line
+from fcnseg.data.specs import DatasetSpec
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+logger = logging.getLogger("fcnseg.data")
+
+
+@dataclasses.dataclass(frozen=True)
+class Source:
+    """One split of a dataset, not yet read.
+
+    Args:
+        spec: DatasetSpec. The classes of the labels `read` yields.
+        elements: tf.data.Dataset. Cheap elements (paths, indices, shard files).
+        read: callable. Turns a dataset of elements into one of (image, label) pairs.
+        size: int or None. The number of examples, if known without reading them.
+        files_sharded: bool. True if each element is a file of many examples, so
+            multi-worker training should shard by file.
+        cheap_elements: bool. True if elements are small (paths, indices), so the
+            whole split can be shuffled before reading; False if they are examples.
+    """
+
+    spec: DatasetSpec
+    elements: tf.data.Dataset
+    read: Callable
+    size: Optional[int]
+    files_sharded: bool = False
+    cheap_elements: bool = True
+
+    def load(self):
+        """All examples, decoded, in order."""
+        return self.read(self.elements)
+
+
+def check_split(dataset, split, splits):
+    if split not in splits:
+        raise ValueError(f"Dataset {dataset!r} has no split {split!r}; valid splits: {', '.join(splits)}.")
+
+
+def existing_dir(path, what):
+    """Returns `path` as a Path, failing clearly if it is not a folder."""
+    if path is None:
+        raise ValueError(f"No data_dir given: pass the {what} folder.")
+    path = pathlib.Path(path)
+    if not path.is_dir():
+        raise FileNotFoundError(f"{path}: {what} folder not found.")
+    return path
+
+
+def list_images(folder, pattern="*"):
+    """Sorted image files in `folder` matching `pattern` (a glob, may reach into subfolders)."""
+    return sorted(p for p in pathlib.Path(folder).glob(pattern) if p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def pair_with_labels(images, label_path_of, description):
+    """Pairs each image with its label file, failing on the first image without one.
+
+    Args:
+        images: list of Path. The split's images.
+        label_path_of: callable. Image path -> the path its label must have.
+        description: str. The dataset and split, for error messages.
+
+    Returns:
+        A list of (image path, label path) strings.
+    """
+    if not images:
+        raise FileNotFoundError(f"{description}: no images found.")
+    pairs = []
+    for image in images:
+        label = label_path_of(image)
+        if not label.is_file():
+            raise FileNotFoundError(f"{image}: image has no label; expected {label}.")
+        pairs.append((str(image), str(label)))
+    return pairs
+
+
+def file_pairs_source(spec, pairs, decode_pair, description, skip_bad_files=False):
+    """A `Source` over (image path, label path) pairs, decoded by `decode_pair` in parallel.
+
+    With `skip_bad_files`, every pair is read once first; pairs that fail any check
+    are left out and reported in a warning that counts them and names the first.
+    """
+    if skip_bad_files:
+        pairs = _drop_bad_pairs(pairs, decode_pair, description)
+    image_paths, label_paths = (list(paths) for paths in zip(*pairs))
+    elements = tf.data.Dataset.from_tensor_slices((image_paths, label_paths))
+    return Source(spec, elements, lambda dataset: dataset.map(decode_pair, tf.data.AUTOTUNE), len(pairs))
+
+
+def _drop_bad_pairs(pairs, decode_pair, description):
+    image_paths, label_paths = (list(paths) for paths in zip(*pairs))
+    readable = (
+        tf.data.Dataset.from_tensor_slices((tf.range(len(pairs)), image_paths, label_paths))
+        .map(lambda index, image, label: (index, *decode_pair(image, label)), tf.data.AUTOTUNE)
+        .map(lambda index, image, label: index)
+        .ignore_errors()
+    )
+    good = set(int(index) for index in readable.as_numpy_iterator())
+    bad = [index for index in range(len(pairs)) if index not in good]
+    if not bad:
+        return pairs
+    if len(bad) == len(pairs):
+        raise ValueError(f"{description}: every one of the {len(pairs)} files is bad, e.g. {_reason(pairs[bad[0]], decode_pair)}")
+    logger.warning(
+        "%s: skipped %d of %d image/label pairs with bad files; the first: %s",
+        description,
+        len(bad),
+        len(pairs),
+        _reason(pairs[bad[0]], decode_pair),
+    )
+    return [pair for index, pair in enumerate(pairs) if index in good]
+
+
+def _reason(pair, decode_pair):
+    try:
+        decode_pair(tf.constant(pair[0]), tf.constant(pair[1]))
+    except (tf.errors.OpError, ValueError) as error:
+        return error_line(error)
+    return f"{pair[0]}: could not be read"

@@ -1,0 +1,48 @@
+"""The dataset flags shared by the `python -m fcnseg.*` entry points, and their options."""
+
+import ast
+
+from absl import flags
+
+from fcnseg import data
+
+
+def define_dataset_flags(split="train"):
+    """Defines --dataset, --data_dir, --split and the flags of dataset options."""
+    flags.DEFINE_string("dataset", "synthetic", f"Dataset: one of {', '.join(data.list_datasets())}, or tfds:<name>.")
+    flags.DEFINE_string("data_dir", None, "The dataset's folder, in its published layout.")
+    flags.DEFINE_string("split", split, "The split to read, e.g. train, val.")
+    flags.DEFINE_string("grouping", None, "Cityscapes class grouping from fcnseg/data/groupings.json, e.g. 4class.")
+    flags.DEFINE_enum("road_or_lane", None, ["road", "lane"], "KITTI Road: learn the road or the ego lane.")
+    flags.DEFINE_bool("skip_bad_files", False, "Leave out unreadable or invalid files (and report them) instead of failing.")
+    flags.DEFINE_multi_string("dataset_option", [], "Any other dataset option as key=value, e.g. num_images=100.")
+
+
+def dataset_options(values):
+    """The options for `fcnseg.data` from parsed flag values, failing on options the dataset does not take."""
+    options = {}
+    for item in values.dataset_option:
+        key, separator, text = item.partition("=")
+        if not separator or not key:
+            raise ValueError(f"--dataset_option={item!r} is not valid; expected key=value.")
+        options[key] = _value(text)
+    if values.grouping is not None:
+        options["grouping"] = values.grouping
+    if values.road_or_lane is not None:
+        options["target"] = values.road_or_lane
+    if values.skip_bad_files:
+        options["skip_bad_files"] = True
+    valid = data.dataset_options(values.dataset)
+    unknown = [key for key in options if key not in valid]
+    if unknown:
+        flag_of = {"grouping": "--grouping", "target": "--road_or_lane", "skip_bad_files": "--skip_bad_files"}
+        named = ", ".join(flag_of.get(key, f"--dataset_option={key}=...") for key in unknown)
+        raise ValueError(f"{named} does not apply to --dataset={values.dataset}; its options: {', '.join(valid) or 'none'}.")
+    return options
+
+
+def _value(text):
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
