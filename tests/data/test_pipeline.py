@@ -148,3 +148,15 @@ def test_real_camvid_through_the_training_pipeline():
     for images, labels in dataset.take(2).as_numpy_iterator():
         assert images.shape == (2, 360, 480, 3) and labels.shape == (2, 360, 480, 1)
         assert set(np.unique(labels)) <= set(range(11)) | {255}
+
+
+def test_colour_matrix_saturation_and_hue():
+    from fcnseg.data.augment import _color_matrix
+
+    rgb = np.array([200.0, 50.0, 10.0], np.float32)
+    luma = rgb @ np.array([0.299, 0.587, 0.114], np.float32)
+    np.testing.assert_allclose(_color_matrix(tf.constant(1.0), tf.constant(0.0)).numpy(), np.eye(3), atol=1e-5)
+    np.testing.assert_allclose(_color_matrix(tf.constant(0.0), tf.constant(0.0)).numpy() @ rgb, [luma] * 3, rtol=1e-4)
+    rotated = _color_matrix(tf.constant(1.0), tf.constant(1.0)).numpy() @ rgb
+    assert abs(rotated @ np.array([0.299, 0.587, 0.114]) - luma) < 1e-2  # hue keeps brightness
+    assert np.abs(rotated - rgb).max() > 20  # and changes the colour
