@@ -10,8 +10,7 @@ import tensorflow as tf
 
 from fcnseg.data import cityscapes
 from fcnseg.data.decode import check_same_size, fail_if, map_label_colors, read_image
-from fcnseg.data.source import Source, check_split, existing_dir, list_images
-from fcnseg.data.specs import IGNORE_LABEL
+from fcnseg.data.source import check_split, existing_dir, list_images, mapped_source
 
 SPLITS = ("train", "val")
 # Euclidean RGB distance within which a JPEG pixel still counts as a class colour. Blurred
@@ -42,5 +41,4 @@ def source(data_dir, split, *, grouping=None, color_tolerance=COLOR_TOLERANCE):
         label = map_label_colors(drawn, colors, classes, path, color_tolerance, unknown_is_ignored=True)
         return check_same_size(photo, label, path, path)
 
-    elements = tf.data.Dataset.from_tensor_slices(paths)
-    return Source(spec(grouping=grouping), elements, lambda ds: ds.map(decode, tf.data.AUTOTUNE), len(paths))
+    return mapped_source(spec(grouping=grouping), tf.data.Dataset.from_tensor_slices(paths), decode, len(paths))

@@ -88,6 +88,11 @@ def pair_with_labels(images, label_path_of, description):
     return pairs
 
 
+def mapped_source(spec, elements, decode, size, **properties):
+    """A `Source` whose `read` decodes each element on its own, in parallel."""
+    return Source(spec, elements, lambda dataset: dataset.map(decode, tf.data.AUTOTUNE), size, **properties)
+
+
 def file_pairs_source(spec, pairs, decode_pair, description, skip_bad_files=False):
     """A `Source` over (image path, label path) pairs, decoded by `decode_pair` in parallel.
 
@@ -98,7 +103,7 @@ def file_pairs_source(spec, pairs, decode_pair, description, skip_bad_files=Fals
         pairs = _drop_bad_pairs(pairs, decode_pair, description)
     image_paths, label_paths = (list(paths) for paths in zip(*pairs))
     elements = tf.data.Dataset.from_tensor_slices((image_paths, label_paths))
-    return Source(spec, elements, lambda dataset: dataset.map(decode_pair, tf.data.AUTOTUNE), len(pairs))
+    return mapped_source(spec, elements, decode_pair, len(pairs))
 
 
 def _drop_bad_pairs(pairs, decode_pair, description):

@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 import tensorflow as tf
 
-from fcnseg.data.source import Source, check_split
+from fcnseg.data.source import check_split, mapped_source
 from fcnseg.data.specs import DatasetSpec
 
 __all__ = ["CLASS_NAMES", "COLORS", "SPEC", "render_scene", "source", "spec"]
@@ -466,5 +466,4 @@ def source(data_dir, split, *, num_images=None, height=128, width=256, seed=0):
         image.set_shape([height, width, 3])
         return image, tf.reshape(tf.cast(label, tf.int32), [height, width, 1])
 
-    elements = tf.data.Dataset.range(num_images)
-    return Source(SPEC, elements, lambda dataset: dataset.map(render, tf.data.AUTOTUNE), num_images)
+    return mapped_source(SPEC, tf.data.Dataset.range(num_images), render, num_images)

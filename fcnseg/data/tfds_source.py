@@ -14,7 +14,7 @@ import tensorflow_datasets as tfds
 
 from fcnseg.data import cityscapes
 from fcnseg.data.decode import check_same_size, index_table, map_label_values
-from fcnseg.data.source import Source
+from fcnseg.data.source import mapped_source
 from fcnseg.data.specs import DatasetSpec
 
 IMAGE_KEYS = ("image", "image_left")
@@ -75,5 +75,4 @@ def source(data_dir, split, *, tfds_name, image_key=None, label_key=None, num_cl
         return check_same_size(tf.cast(image, tf.uint8), label, where, where)
 
     size = builder.info.splits[split].num_examples if split in builder.info.splits else None
-    read = lambda dataset: dataset.map(convert, tf.data.AUTOTUNE)  # noqa: E731
-    return Source(dataset_spec, examples, read, size, cheap_elements=False)
+    return mapped_source(dataset_spec, examples, convert, size, cheap_elements=False)

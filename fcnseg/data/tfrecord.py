@@ -12,7 +12,7 @@ import pathlib
 
 import tensorflow as tf
 
-from fcnseg.data.decode import fail_if, index_table, map_label_values
+from fcnseg.data.decode import check_same_size, index_table, map_label_values
 from fcnseg.data.source import Source, existing_dir
 from fcnseg.data.specs import DatasetSpec
 
@@ -89,9 +89,7 @@ def source(data_dir, split):
         example = tf.io.parse_single_example(record, _FEATURES)
         image = tf.io.decode_png(example["image/png"], channels=3)
         label = map_label_values(tf.io.decode_png(example["label/png"], channels=1), table, path, valid)
-        same = tf.reduce_all(tf.shape(image)[:2] == tf.shape(label)[:2])
-        with tf.control_dependencies([fail_if(tf.logical_not(same), path, ": a record's image and label sizes differ")]):
-            return tf.identity(image), tf.identity(label)
+        return check_same_size(image, label, path, path)
 
     def read(shards):
         records = shards.interleave(

@@ -49,9 +49,10 @@ def build_model(name, num_classes, input_shape=(None, None, 3), encoder_weights=
         A `keras.Model`.
     """
     builder = _builder(name)
-    unknown = sorted(set(options) - set(model_options(name)))
+    valid_options = model_options(name)
+    unknown = sorted(set(options) - set(valid_options))
     if unknown:
-        valid = ", ".join(model_options(name)) or "none"
+        valid = ", ".join(valid_options) or "none"
         raise ValueError(f"Unknown option(s) {', '.join(unknown)} for model {name!r}; valid options: {valid}.")
     if isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral) or num_classes < 2:
         raise ValueError(f"num_classes={num_classes!r} is not valid; expected an integer of at least 2.")
