@@ -1,8 +1,12 @@
-"""The dataset flags shared by the `python -m fcnseg.*` entry points, and their options."""
+"""What the `python -m fcnseg.*` entry points share: the dataset flags, key=value options, one-line errors."""
 
 import ast
+import contextlib
+import gc
+import sys
 
 from absl import flags
+import tensorflow as tf
 
 from fcnseg import data
 
@@ -14,18 +18,15 @@ def define_dataset_flags(split="train"):
     flags.DEFINE_string("split", split, "The split to read, e.g. train, val.")
     flags.DEFINE_string("grouping", None, "Cityscapes class grouping from fcnseg/data/groupings.json, e.g. 4class.")
     flags.DEFINE_enum("road_or_lane", None, ["road", "lane"], "KITTI Road: learn the road or the ego lane.")
-    flags.DEFINE_bool("skip_bad_files", False, "Leave out unreadable or invalid files (and report them) instead of failing.")
+    flags.DEFINE_bool(
+        "skip_bad_files", False, "Leave out unreadable or invalid files (and report them) instead of failing."
+    )
     flags.DEFINE_multi_string("dataset_option", [], "Any other dataset option as key=value, e.g. num_images=100.")
 
 
 def dataset_options(values):
     """The options for `fcnseg.data` from parsed flag values, failing on options the dataset does not take."""
-    options = {}
-    for item in values.dataset_option:
-        key, separator, text = item.partition("=")
-        if not separator or not key:
-            raise ValueError(f"--dataset_option={item!r} is not valid; expected key=value.")
-        options[key] = _value(text)
+    options = key_value_options("dataset_option", values.dataset_option)
     if values.grouping is not None:
         options["grouping"] = values.grouping
     if values.road_or_lane is not None:
@@ -37,8 +38,40 @@ def dataset_options(values):
     if unknown:
         flag_of = {"grouping": "--grouping", "target": "--road_or_lane", "skip_bad_files": "--skip_bad_files"}
         named = ", ".join(flag_of.get(key, f"--dataset_option={key}=...") for key in unknown)
-        raise ValueError(f"{named} does not apply to --dataset={values.dataset}; its options: {', '.join(valid) or 'none'}.")
+        raise ValueError(
+            f"{named} does not apply to --dataset={values.dataset}; its options: {', '.join(valid) or 'none'}."
+        )
     return options
+
+
+def key_value_options(flag_name, items):
+    """The dict of a repeated `--flag_name=key=value` flag; values are Python literals or else strings."""
+    options = {}
+    for item in items:
+        key, separator, text = item.partition("=")
+        if not separator or not key:
+            raise ValueError(f"--{flag_name}={item!r} is not valid; expected key=value.")
+        options[key] = _value(text)
+    return options
+
+
+@contextlib.contextmanager
+def one_line_errors():
+    """Ends the program with `error: <one line>` on bad input or a diverged run, not a stack trace.
+
+    It exits after the error and its traceback are released, so the input pipeline's
+    threads stop before the interpreter does (exiting with them still running aborts).
+    """
+    message = None
+    try:
+        yield
+    except (ValueError, OSError, ArithmeticError) as error:
+        message = str(error)
+    except tf.errors.OpError as error:
+        message = data.error_line(error)
+    if message is not None:
+        gc.collect()
+        sys.exit(f"error: {message}")
 
 
 def _value(text):

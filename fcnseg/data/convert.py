@@ -3,14 +3,11 @@
     python -m fcnseg.data.convert --dataset=camvid --data_dir=CamVid --split=train --output=records/camvid
 """
 
-import sys
-
 from absl import app, flags
-import tensorflow as tf
 
 from fcnseg import data
 from fcnseg.data import tfrecord
-from fcnseg.dataset_flags import dataset_options, define_dataset_flags
+from fcnseg.common_flags import dataset_options, define_dataset_flags, one_line_errors
 
 define_dataset_flags()
 flags.DEFINE_string("output", None, "Folder to write dataset.json and <split>-NNNNN-of-NNNNN.tfrecord into.")
@@ -21,14 +18,10 @@ FLAGS = flags.FLAGS
 
 def main(argv):
     del argv
-    try:
+    with one_line_errors():
         options = dataset_options(FLAGS)
         source = data.open_source(FLAGS.dataset, FLAGS.data_dir, FLAGS.split, **options)
         count = tfrecord.write(source.load(), source.spec, FLAGS.output, FLAGS.split, FLAGS.num_shards)
-    except (ValueError, FileNotFoundError) as error:
-        sys.exit(f"error: {error}")
-    except tf.errors.OpError as error:
-        sys.exit(f"error: {data.error_line(error)}")
     print(f"Wrote {count} examples of {FLAGS.dataset} {FLAGS.split} to {FLAGS.num_shards} shards in {FLAGS.output}")
 
 

@@ -1,0 +1,95 @@
+"""Flags of `python -m fcnseg.train`: recipes parse, bad values fail before any work with one line."""
+
+import pathlib
+
+from absl.testing import flagsaver
+import pytest
+
+from fcnseg import train
+from runs import run_train
+
+CONFIGS = pathlib.Path(__file__).resolve().parents[2] / "configs"
+RECIPES = sorted(path.name for path in CONFIGS.glob("*.flags"))
+
+
+def _config(*argv):
+    with flagsaver.flagsaver():
+        train.FLAGS.unparse_flags()
+        train.FLAGS(["train", "--model_dir=unused", *argv])
+        return train.config_from_flags(train.FLAGS)
+
+
+@pytest.mark.parametrize("recipe", RECIPES)
+def test_every_recipe_gives_a_valid_config(recipe, monkeypatch):
+    monkeypatch.chdir(CONFIGS.parent)
+    config = _config(f"--flagfile=configs/{recipe}")
+    assert config.epochs >= 1 and config.crop_size[0] % 32 == 0 and config.crop_size[1] % 32 == 0
+
+
+def test_recipes_cover_the_projects_the_package_replaces():
+    expected = {
+        "quickstart.flags",
+        "fcn8s_vgg16_cityscapes.flags",
+        "fcn8s_vgg16_cityscapes_4class.flags",
+        "fcn8s_vgg16_kitti_road.flags",
+        "unet_cityscapes_pairs.flags",
+        "fcn8s_vgg16_cityscapes_pairs.flags",
+        "fcn8s_resnet50_cityscapes_pairs.flags",
+        "deeplabv3plus_cityscapes.flags",
+    }
+    assert expected <= set(RECIPES)
+    assert any("camvid" in name for name in RECIPES)
+
+
+def test_command_line_overrides_the_flagfile(monkeypatch):
+    monkeypatch.chdir(CONFIGS.parent)
+    config = _config("--flagfile=configs/quickstart.flags", "--epochs=3", "--crop_size=64,128")
+    assert (config.epochs, config.crop_size, config.model) == (3, (64, 128), "unet")
+    assert config.model_options == {"depth": 3, "base_filters": 16}
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--crop_size=64"], "--crop_size=64 is not valid"),
+        (["--crop_size=a,b"], "--crop_size=a,b is not valid"),
+        (["--batch_size=0"], "--batch_size=0 is not valid"),
+        (["--learning_rate=-1"], "--learning_rate=-1.0 is not valid"),
+        (["--momentum=1"], "--momentum=1.0 is not valid"),
+        (["--model_option=widht=3"], "--model_option widht does not apply to --model=unet"),
+        (["--model_option=depth"], "--model_option='depth' is not valid; expected key=value"),
+        (["--grouping=4class"], "--grouping does not apply to --dataset=synthetic"),
+        (["--freeze_encoder_epochs=10", "--epochs=10"], "--freeze_encoder_epochs=10 must be fewer than --epochs=10"),
+        (["--class_weights=missing.json"], "--class_weights=missing.json is not valid"),
+        (["--strategy=tpu", "--mixed_precision=mixed_float16"], "TPUs use mixed_bfloat16"),
+    ],
+)
+def test_bad_flags_name_the_flag(argv, message):
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace("[", r"\[")):
+        _config(*argv)
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--model=segformer"], "flag --model=segformer: value should be one of"),
+        (["--dataset=camvid", "--crop_size=64,64"], "No data_dir given: pass the CamVid folder"),
+        (["--dataset=camvid", "--crop_size=64,64", "--data_dir=/no/such/folder"], "/no/such/folder"),
+        (["--crop_size=96,90"], "--model=unet at --crop_size=96,90: Input width 90"),
+        (["--freeze_encoder_epochs=1", "--epochs=2"], "--freeze_encoder_epochs needs a model with an encoder"),
+        (["--strategy=multi_worker"], "needs the TF_CONFIG environment variable"),
+        (
+            ["--strategy=mirrored", "--cpu_devices=2", "--batch_size=3"],
+            "--batch_size=3 does not split evenly across 2 replicas",
+        ),
+        (["--split=training"], "training"),
+    ],
+)
+def test_bad_runs_end_with_one_line_before_training(tmp_path, flags, message):
+    result = run_train(tmp_path / "run", *flags, tiny="--dataset=camvid" not in flags, timeout=300)
+    assert result.returncode != 0
+    last_line = result.stderr.strip().splitlines()[-1]
+    assert "Traceback" not in result.stderr, result.stderr[-2000:]
+    assert message in result.stderr, result.stderr[-2000:]
+    assert "Epoch 1/" not in result.stdout
+    assert last_line.startswith(("error:", "FATAL Flags parsing error", "Pass --helpshort")), last_line

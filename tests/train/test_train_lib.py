@@ -1,0 +1,111 @@
+"""`train_lib.train` in-process: mixed precision, freezing the encoder, class weights, the NaN guard."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from fcnseg import build_model, train_lib
+from fcnseg.callbacks import NonFiniteLossError, StopOnNonFiniteLoss
+
+pytestmark = pytest.mark.slow
+
+TINY = dict(
+    model="unet",
+    model_options={"depth": 2, "base_filters": 8},
+    dataset_options={"num_images": 8, "height": 64, "width": 64},
+    crop_size=(64, 64),
+    batch_size=4,
+    epochs=1,
+    steps_per_epoch=2,
+    optimizer="adam",
+    learning_rate=0.01,
+    seed=3,
+    tensorboard_images=0,
+)
+
+
+def _config(tmp_path, **changes):
+    return train_lib.TrainConfig(model_dir=str(tmp_path / "run"), **{**TINY, **changes})
+
+
+def test_mixed_bfloat16_trains_and_keeps_float32_logits(tmp_path):
+    scores = train_lib.train(_config(tmp_path, mixed_precision="mixed_bfloat16"), verbose=0)
+    assert keras.config.dtype_policy().name == "float32"  # restored after the run
+    model = keras.saving.load_model(tmp_path / "run" / "last.keras")
+    assert model.get_layer("down0_a_conv").dtype_policy.name == "mixed_bfloat16"
+    assert model.get_layer("down0_a_conv").compute_dtype == "bfloat16"
+    logits = model(np.zeros((1, 64, 64, 3), np.float32))
+    assert logits.dtype == tf.float32
+    assert 0 <= scores["mean_iou"] <= 1
+
+
+class _EncoderRecorder(keras.callbacks.Callback):
+    """Records the encoder's weights when training starts and after each epoch."""
+
+    def __init__(self):
+        super().__init__()
+        self.snapshots = []
+
+    def _snapshot(self):
+        self.snapshots.append([w.numpy().copy() for w in self.model.get_layer("encoder").weights])
+
+    def on_train_begin(self, logs=None):
+        if not self.snapshots:
+            self._snapshot()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._snapshot()
+
+
+def test_the_encoder_stays_frozen_for_its_epochs_then_trains(tmp_path, monkeypatch):
+    recorder = _EncoderRecorder()
+    make_callbacks = train_lib._callbacks
+    monkeypatch.setattr(train_lib, "_callbacks", lambda *args: [*make_callbacks(*args), recorder])
+    config = _config(tmp_path, model_options={"encoder": "mobilenetv2"}, epochs=2, freeze_encoder_epochs=1)
+    train_lib.train(config, verbose=0)
+    start, after_frozen, after_thawed = recorder.snapshots
+    assert all(np.array_equal(a, b) for a, b in zip(start, after_frozen))  # batch-norm statistics included
+    assert any(not np.array_equal(a, b) for a, b in zip(after_frozen, after_thawed))
+
+
+def test_median_frequency_class_weights_are_computed_and_saved(tmp_path):
+    train_lib.train(_config(tmp_path, class_weights="median_frequency"), verbose=0)
+    weights = json.loads((tmp_path / "run" / "class_weights.json").read_text())
+    assert list(weights)[:3] == ["sky", "building", "road"]
+    present = [value for value in weights.values() if value > 0]
+    assert len(present) >= 6 and min(present) < 1 < max(present)  # rare classes up, common ones down
+
+
+def test_a_class_weights_file_must_name_every_class(tmp_path):
+    path = tmp_path / "weights.json"
+    path.write_text(json.dumps({"sky": 1.0}))
+    with pytest.raises(ValueError, match="must give a weight to exactly the classes sky, building"):
+        train_lib.train(_config(tmp_path, class_weights=str(path)), verbose=0)
+
+
+def test_a_nan_loss_ends_fit_before_the_epoch_is_checkpointed(tmp_path):
+    images = np.random.default_rng(0).uniform(0, 255, (4, 32, 32, 3)).astype(np.float32)
+    labels = np.zeros((4, 32, 32, 1), np.int32)
+    poisoned = images.copy()
+    poisoned[1] = np.nan
+    # Epoch 1 sees the clean batches, epoch 2 the poisoned one.
+    dataset = tf.data.Dataset.from_tensor_slices(
+        (np.concatenate([images, images, poisoned]), np.concatenate([labels] * 3))
+    ).batch(4)
+    model = build_model("unet", 2, depth=2, base_filters=4)
+    model.compile("sgd", "sparse_categorical_crossentropy")
+    last = tmp_path / "last.keras"
+    with pytest.raises(NonFiniteLossError, match="became nan at step 1"):
+        model.fit(
+            dataset,
+            epochs=3,
+            steps_per_epoch=1,
+            callbacks=[StopOnNonFiniteLoss(), keras.callbacks.ModelCheckpoint(last)],
+            shuffle=False,
+            verbose=0,
+        )
+    saved = keras.saving.load_model(last)
+    assert all(np.isfinite(w).all() for w in saved.get_weights())
