@@ -150,3 +150,15 @@ def test_multi_worker_two_local_workers_agree_on_the_weights(tmp_path):
     assert any(
         not np.allclose(w.numpy(), s.numpy()) for w, s in zip(chief.trainable_weights, initial.trainable_weights)
     )
+
+
+def test_the_quickstart_recipe_reaches_the_mean_iou_the_readme_promises(tmp_path):
+    repository = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    command = [
+        *train_command(tmp_path, tiny=False)[:3],
+        "--flagfile=configs/quickstart.flags",
+        f"--model_dir={tmp_path}",
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=900, env=environment(), cwd=repository)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads((tmp_path / "metrics.json").read_text())["mean_iou"] >= 0.8
