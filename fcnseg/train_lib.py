@@ -31,6 +31,8 @@ from fcnseg.optimizers import OPTIMIZERS, SCHEDULES, learning_rate_schedule, mak
 
 MIXED_PRECISION = ("none", "mixed_float16", "mixed_bfloat16")
 MONITOR = "val_mean_iou"
+# Flags a resumed run may change: how long it trains, where the data is, what it runs on.
+RESUMABLE_CHANGES = ("epochs", "data_dir", "strategy", "cpu_devices")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -186,7 +188,8 @@ def train(config, flags_text=None, verbose=1):
     Args:
         config: TrainConfig.
         flags_text: str or None. The run's flags, one per line, written to `flags.txt`;
-            a `model_dir` that holds a run with other flags (but for `--epochs`) is refused.
+            a `model_dir` that holds a run with other flags (but for `RESUMABLE_CHANGES`)
+            is refused.
         verbose: int. Keras' verbosity for the chief; other workers are quiet.
 
     Returns:
@@ -439,7 +442,9 @@ def _check_same_run(path, flags_text):
     with open(path) as file:
         before = _flag_values(file.read())
     now = _flag_values(flags_text)
-    changed = sorted(name for name in set(before) | set(now) if name != "epochs" and before.get(name) != now.get(name))
+    changed = sorted(
+        name for name in set(before) | set(now) if name not in RESUMABLE_CHANGES and before.get(name) != now.get(name)
+    )
     if changed:
         raise ValueError(
             f"{os.path.dirname(path) or '.'} holds a run with other flags "
