@@ -65,14 +65,13 @@ def random_crop(image, label, seed, crop_size, augmentation):
     crop = tf.constant(crop_size, tf.float32)
     scale = tf.random.stateless_uniform([], scale_seed, augmentation.min_scale, augmentation.max_scale)
     window = tf.cast(tf.math.ceil(crop / scale), tf.int32)
-    image = tf.cast(image, tf.float32)
     image, label = _pad_to_at_least(image, label, window)
     room = tf.shape(image)[:2] - window + 1
     top = tf.random.stateless_uniform([], y_seed, 0, room[0], tf.int32)
     left = tf.random.stateless_uniform([], x_seed, 0, room[1], tf.int32)
     image = image[top : top + window[0], left : left + window[1]]
     label = label[top : top + window[0], left : left + window[1]]
-    image = tf.image.resize(image, crop_size, "bilinear")
+    image = tf.image.resize(tf.cast(image, tf.float32), crop_size, "bilinear")
     label = tf.image.resize(label, crop_size, "nearest")
     if augmentation.flip:
         flip = tf.random.stateless_uniform([], flip_seed) < 0.5
@@ -91,19 +90,21 @@ def photometric(image, seed, augmentation):
     """Random brightness, contrast, saturation and hue on a float image in 0..255.
 
     Saturation blends each pixel with its luma and hue rotates its chroma in YIQ space
-    (a linear stand-in for a shift of HSV hue), so both together are one 3x3 colour
-    matrix per image instead of two round trips through HSV.
+    (a linear stand-in for a shift of HSV hue), so both are one 3x3 colour matrix `M`.
+    Brightness adds `b` and contrast scales each channel's distance to its mean `m` by
+    `c`, so all four together are one affine map per image,
+    `M (c x + (1 - c) m + b) = c M x + M ((1 - c) m + b)`: one pass over the pixels
+    after the channel means, instead of one per adjustment.
     """
     brightness_seed, contrast_seed, saturation_seed, hue_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 4))
     a = augmentation
-    if a.brightness:
-        image = tf.image.stateless_random_brightness(image, a.brightness, brightness_seed)
-    if a.contrast:
-        image = tf.image.stateless_random_contrast(image, 1 - a.contrast, 1 + a.contrast, contrast_seed)
-    if a.saturation or a.hue:
-        saturation = tf.random.stateless_uniform([], saturation_seed, 1 - a.saturation, 1 + a.saturation)
-        angle = tf.random.stateless_uniform([], hue_seed, -a.hue, a.hue) * 2 * math.pi
-        image = tf.einsum("hwc,dc->hwd", image, _color_matrix(saturation, angle))
+    brightness = tf.random.stateless_uniform([], brightness_seed, -a.brightness, a.brightness)
+    contrast = tf.random.stateless_uniform([], contrast_seed, 1 - a.contrast, 1 + a.contrast)
+    saturation = tf.random.stateless_uniform([], saturation_seed, 1 - a.saturation, 1 + a.saturation)
+    angle = tf.random.stateless_uniform([], hue_seed, -a.hue, a.hue) * 2 * math.pi
+    color = _color_matrix(saturation, angle)
+    offset = (1 - contrast) * tf.reduce_mean(image, axis=[0, 1]) + brightness
+    image = tf.einsum("hwc,dc->hwd", image, contrast * color) + tf.linalg.matvec(color, offset)
     return tf.clip_by_value(image, 0.0, 255.0)
 
 

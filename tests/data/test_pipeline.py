@@ -160,3 +160,20 @@ def test_colour_matrix_saturation_and_hue():
     rotated = _color_matrix(tf.constant(1.0), tf.constant(1.0)).numpy() @ rgb
     assert abs(rotated @ np.array([0.299, 0.587, 0.114]) - luma) < 1e-2  # hue keeps brightness
     assert np.abs(rotated - rgb).max() > 20  # and changes the colour
+
+
+def test_fused_photometric_jitter_shifts_brightness_and_keeps_channel_means_under_contrast():
+    from fcnseg.data.augment import photometric
+
+    image = tf.constant(np.random.default_rng(0).uniform(60, 190, (16, 16, 3)), tf.float32)
+    seed = tf.constant([1, 2])
+    shifted = photometric(image, seed, Augmentation(brightness=40, contrast=0, saturation=0, hue=0)) - image
+    np.testing.assert_allclose(shifted.numpy(), shifted.numpy().flat[0], atol=1e-3)  # one shift for every pixel
+    assert abs(shifted.numpy().flat[0]) > 0
+    contrasted = photometric(image, seed, Augmentation(brightness=0, contrast=0.5, saturation=0, hue=0)).numpy()
+    np.testing.assert_allclose(contrasted.mean((0, 1)), image.numpy().mean((0, 1)), rtol=1e-4)
+    spread = image.numpy() - image.numpy().mean((0, 1))
+    factor = ((contrasted - contrasted.mean((0, 1))) / np.where(np.abs(spread) > 5, spread, np.nan))
+    factor = factor[np.isfinite(factor)]
+    np.testing.assert_allclose(factor, factor.flat[0], rtol=1e-3)  # one contrast factor
+    assert 0.5 <= factor.flat[0] <= 1.5 and abs(factor.flat[0] - 1) > 1e-3
