@@ -1,0 +1,228 @@
+"""Training throughput of every model: the real training path against in-memory batches, with FLOPs.
+
+    python bench/train_step.py
+    python bench/train_step.py --models=unet --modes=float32,jit_compile --height=64 --width=128 --steps=2
+
+For every model of `fcnseg.list_models()` (8 classes, random weights) and every mode,
+one run times training images per second at --height x --width, batch --batch_size:
+  modes          float32; mixed_bfloat16 (`keras.config.set_dtype_policy` before the
+                 model is built, restored after); jit_compile (float32, the train step
+                 compiled with XLA);
+  pipeline       the model compiled as `fcnseg.train_lib` compiles it (SegmentationLoss,
+                 mean IoU and pixel accuracy, SGD at 0.01 with momentum 0.9) and fed by
+                 `make_dataset(training=True, cache=True).repeat()` of the synthetic train
+                 split drawn at the training size, with the callbacks every run has
+                 (ImagesPerSecond, StopOnNonFiniteLoss). The cache is filled by one pass
+                 before any timing, as it is after a run's first epoch;
+  in-memory      the same compiled model fed one fixed batch of that pipeline, repeated
+                 (`Dataset.from_tensors(batch).repeat()`), with no callbacks;
+  ratio          pipeline / in-memory: what the input pipeline and callbacks cost.
+Each rate is --steps x --batch_size images over the wall time of
+`model.fit(epochs=1, steps_per_epoch=--steps)`, after a warm-up fit of --warmup_steps
+steps on the same input (tracing and compilation excluded).
+
+FLOPs: the forward pass of a float32 model at 1 x height x width x 3, traced as a
+`tf.function` and counted with `tf.compat.v1.profiler` (float_operation) on the graph of
+its concrete function. The counts are FLOPs, a multiply-add counting 2 (Conv2D: 2 x
+output elements x kernel height x width x input channels), plus the elementwise and
+pooling ops the profiler knows; ops it has no count for (resizes, activations) add 0.
+A training step is taken as 3x the forward pass (forward, gradients of the inputs and of
+the weights), so achieved GFLOP/s = in-memory images/s x 3 x forward GFLOPs per image.
+"""
+
+import gc
+import os
+import platform
+import shlex
+import sys
+import time
+
+from absl import app, flags, logging
+import keras
+import tensorflow as tf
+
+import fcnseg
+from fcnseg import data, metrics
+from fcnseg.callbacks import ImagesPerSecond, StopOnNonFiniteLoss
+from fcnseg.data.pipeline import make_dataset
+from fcnseg.losses import SegmentationLoss
+from fcnseg.optimizers import make_optimizer
+
+MODES = ("float32", "mixed_bfloat16", "jit_compile")
+NUM_CLASSES = 8  # the synthetic dataset's classes
+TRAIN_FLOPS_PER_FORWARD = 3
+
+flags.DEFINE_list("models", fcnseg.list_models(), "Models to time, from fcnseg.list_models().")
+flags.DEFINE_list("modes", list(MODES), f"Modes to time: any of {', '.join(MODES)}.")
+flags.DEFINE_integer("steps", 10, "Timed training steps per configuration and input.")
+flags.DEFINE_integer("warmup_steps", 2, "Untimed training steps before each timed fit.")
+flags.DEFINE_integer("height", 256, "Training crop height (and the height of the synthetic scenes).")
+flags.DEFINE_integer("width", 512, "Training crop width (and the width of the synthetic scenes).")
+flags.DEFINE_integer("batch_size", 2, "Images per training step.")
+FLAGS = flags.FLAGS
+
+
+def pipeline_dataset(height, width, batch_size):
+    """The training input of a run on the synthetic train split, its cache already filled."""
+    source = data.open_source("synthetic", split="train", height=height, width=width)
+    dataset = make_dataset(source, training=True, batch_size=batch_size, crop_size=(height, width), cache=True)
+    for _ in dataset:  # one pass fills the in-memory cache, as a run's first epoch does
+        pass
+    return dataset.repeat()
+
+
+def build_and_compile(name, height, width, jit_compile):
+    """The model compiled as `fcnseg.train_lib` compiles it for a run."""
+    model = fcnseg.build_model(name, NUM_CLASSES, (height, width, 3), encoder_weights=None)
+    model.compile(
+        optimizer=make_optimizer("sgd", 0.01),
+        loss=SegmentationLoss(NUM_CLASSES),
+        metrics=[metrics.mean_iou(NUM_CLASSES), metrics.PixelAccuracy(NUM_CLASSES)],
+        jit_compile=jit_compile,
+        steps_per_execution=1,
+    )
+    model.optimizer.build(model.trainable_variables)
+    return model
+
+
+def images_per_second(model, dataset, callbacks, steps, warmup_steps, batch_size):
+    """Images per second of `model.fit` over `steps` steps, after a warm-up fit."""
+    fit = dict(x=dataset, epochs=1, shuffle=False, callbacks=callbacks, verbose=0)
+    model.fit(steps_per_epoch=warmup_steps, **fit)
+    start = time.perf_counter()
+    model.fit(steps_per_epoch=steps, **fit)
+    return steps * batch_size / (time.perf_counter() - start)
+
+
+def forward_flops(name, height, width):
+    """FLOPs of one float32 forward pass at 1 x height x width x 3, from the TF1 graph profiler."""
+    previous_policy = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("float32")
+    try:
+        model = fcnseg.build_model(name, NUM_CLASSES, (height, width, 3), encoder_weights=None)
+        forward = tf.function(lambda images: model(images, training=False))
+        graph = forward.get_concrete_function(tf.TensorSpec([1, height, width, 3], tf.float32)).graph
+        options = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
+        options["output"] = "none"
+        logger_level = tf.get_logger().level
+        tf.get_logger().setLevel("ERROR")  # the TF1 profiler warns that it uses TF1 APIs
+        try:
+            run_meta = tf.compat.v1.RunMetadata()
+            profile = tf.compat.v1.profiler.profile(graph=graph, run_meta=run_meta, cmd="op", options=options)
+        finally:
+            tf.get_logger().setLevel(logger_level)
+        return profile.total_float_ops
+    finally:
+        keras.config.set_dtype_policy(previous_policy)
+        keras.backend.clear_session()
+        gc.collect()
+
+
+def time_configuration(name, mode, pipeline, batch):
+    """(pipeline img/s, in-memory img/s), each a float or the `failed: ...` text of its error."""
+    previous_policy = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("mixed_bfloat16" if mode == "mixed_bfloat16" else "float32")
+    try:
+        model = build_and_compile(name, FLAGS.height, FLAGS.width, jit_compile=mode == "jit_compile")
+    except Exception as error:  # noqa: BLE001 - a failing configuration is a result
+        return failed(error), "-"  # one message for both inputs
+    finally:
+        keras.config.set_dtype_policy(previous_policy)
+    timing = dict(steps=FLAGS.steps, warmup_steps=FLAGS.warmup_steps, batch_size=FLAGS.batch_size)
+    rates = []
+    for dataset, callbacks in (
+        (pipeline, [ImagesPerSecond(FLAGS.batch_size), StopOnNonFiniteLoss()]),
+        (tf.data.Dataset.from_tensors(batch).repeat(), []),
+    ):
+        try:
+            rates.append(images_per_second(model, dataset, callbacks, **timing))
+        except Exception as error:  # noqa: BLE001
+            rates.append(failed(error))
+    del model
+    keras.backend.clear_session()
+    gc.collect()
+    return tuple(rates)
+
+
+def failed(error):
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    text = f"{type(error).__name__}: {lines[0] if lines else ''}"
+    return "failed: " + (text if len(text) <= 160 else text[:157] + "...").replace("|", "\\|")
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as file:
+            for line in file:
+                if line.startswith("model name"):
+                    return line.partition(":")[2].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def rate_text(value):
+    return value if isinstance(value, str) else f"{value:.2f}"
+
+
+def main(argv):
+    del argv
+    unknown = [name for name in FLAGS.models if name not in fcnseg.list_models()]
+    if unknown:
+        sys.exit(f"error: unknown --models {', '.join(unknown)}; valid: {', '.join(fcnseg.list_models())}.")
+    bad_modes = [mode for mode in FLAGS.modes if mode not in MODES]
+    if bad_modes:
+        sys.exit(f"error: unknown --modes {', '.join(bad_modes)}; valid: {', '.join(MODES)}.")
+    for name in ("steps", "warmup_steps", "height", "width", "batch_size"):
+        if getattr(FLAGS, name) < 1:
+            sys.exit(f"error: --{name}={getattr(FLAGS, name)} must be at least 1.")
+
+    logging.info("Filling the synthetic train split's cache at %dx%d.", FLAGS.height, FLAGS.width)
+    pipeline = pipeline_dataset(FLAGS.height, FLAGS.width, FLAGS.batch_size)
+    batch = next(iter(pipeline))
+
+    rows = []
+    for name in FLAGS.models:
+        try:
+            flops = forward_flops(name, FLAGS.height, FLAGS.width)
+        except Exception as error:  # noqa: BLE001
+            flops = failed(error)
+        for mode in FLAGS.modes:
+            logging.info("Timing %s, %s.", name, mode)
+            rows.append((name, mode, *time_configuration(name, mode, pipeline, batch), flops))
+
+    gpus = tf.config.list_physical_devices("GPU")
+    affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    print(f"Command: python {shlex.join(sys.argv)}\n")
+    print(
+        f"Machine: {cpu_model()}, {os.cpu_count()} cores ({affinity} usable by this process), "
+        f"{f'{len(gpus)} GPU(s)' if gpus else 'no GPU'}; "
+        f"TensorFlow {tf.__version__}, Keras {keras.__version__}, Python {platform.python_version()}.\n"
+    )
+    print(
+        f"Training at {FLAGS.height}x{FLAGS.width}, batch {FLAGS.batch_size}, {NUM_CLASSES} classes, random weights; "
+        f"{FLAGS.steps} timed steps after {FLAGS.warmup_steps} warm-up steps per input.\n"
+    )
+    print("| model | mode | pipeline img/s | in-memory img/s | ratio | GFLOPs/img (forward) | achieved GFLOP/s |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
+    for name, mode, piped, in_memory, flops in rows:
+        ratio = f"{piped / in_memory:.2f}" if not isinstance(piped, str) and not isinstance(in_memory, str) else "-"
+        gflops = flops if isinstance(flops, str) else f"{flops / 1e9:.1f}"
+        achieved = "-"
+        if not isinstance(flops, str) and not isinstance(in_memory, str):
+            achieved = f"{in_memory * TRAIN_FLOPS_PER_FORWARD * flops / 1e9:.1f}"
+        print(f"| {name} | {mode} | {rate_text(piped)} | {rate_text(in_memory)} | {ratio} | {gflops} | {achieved} |")
+    print(
+        "\n- *pipeline*: `make_dataset(training=True, cache=True)` of the synthetic train split (cache filled "
+        "beforehand) and the ImagesPerSecond and StopOnNonFiniteLoss callbacks; *in-memory*: one fixed batch "
+        "repeated, no callbacks; "
+        "*ratio* = pipeline / in-memory."
+        "\n- *GFLOPs/img (forward)*: `tf.compat.v1.profiler` float operations of the float32 forward pass at "
+        f"1x{FLAGS.height}x{FLAGS.width}x3, a multiply-add counting 2 FLOPs."
+        f"\n- *achieved GFLOP/s* = in-memory img/s x {TRAIN_FLOPS_PER_FORWARD} x forward GFLOPs/img "
+        "(a training step taken as 3 forward passes)."
+    )
+
+
+if __name__ == "__main__":
+    app.run(main)
