@@ -30,6 +30,7 @@ class ImagesPerSecond(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         self._start = None
+        self._last_batch = -1
 
     def on_train_batch_end(self, batch, logs=None):
         now = time.perf_counter()
@@ -45,8 +46,6 @@ class ImagesPerSecond(keras.callbacks.Callback):
     def _rate(self, batch, now):
         self._last_batch, self._last_time = batch, now
         return (batch - self._first_batch) * self.batch_size / max(now - self._start, 1e-9)
-
-    _last_batch = -1
 
 
 class StopOnNonFiniteLoss(keras.callbacks.Callback):

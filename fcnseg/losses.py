@@ -16,6 +16,9 @@ LOSSES = ("cross_entropy", "focal")
 class SegmentationLoss(keras.losses.Loss):
     """Per-pixel classification loss on logits, averaged over the labelled pixels of a batch.
 
+    Under `tf.distribute` each replica averages over its share of the batch, and the step
+    averages the replicas.
+
     The pixel losses are averaged with the class weight of each pixel's label as its
     weight, sum(w * loss) / sum(w), as PyTorch's weighted cross-entropy does, so class
     weights change the balance between classes but not the scale of the loss.
@@ -78,7 +81,9 @@ class SegmentationLoss(keras.losses.Loss):
         loss = ops.divide_no_nan(ops.sum(weights * pixel_losses), ops.sum(weights))
         if self.dice_weight:
             loss = loss + self.dice_weight * soft_dice_loss(labels, logits, labelled, self.num_classes)
-        return loss
+        # Shape (1,), not (): Keras passes a scalar through untouched, skipping the division
+        # by the number of replicas that makes the summed gradients of a replicated step a mean.
+        return ops.expand_dims(loss, 0)
 
     def get_config(self):
         return {

@@ -49,9 +49,9 @@ def learning_rate_schedule(name, learning_rate, total_steps, warmup_steps=0, end
     """A learning rate or schedule over `total_steps` optimizer steps.
 
     Args:
-        name: str. "constant"; "polynomial", lr * (1 - step / steps)**power down to
-            `end_learning_rate` (DeepLab's "poly" policy); or "cosine", half a cosine
-            down to `end_learning_rate` (Loshchilov and Hutter, SGDR, ICLR 2017).
+        name: str. "constant"; "polynomial", (lr - end) * (1 - step / steps)**power + end
+            with end = `end_learning_rate` (DeepLab's "poly" policy); or "cosine", half a
+            cosine down to `end_learning_rate` (Loshchilov and Hutter, SGDR, ICLR 2017).
         learning_rate: float. The peak rate.
         total_steps: int. Steps of the whole run, warm-up included.
         warmup_steps: int. Steps of linear warm-up before the schedule starts.

@@ -4,7 +4,7 @@ import numpy as np
 
 
 def colorize(mask, colors):
-    """The RGB picture of a class-index mask; indices without a colour (such as 255) are black.
+    """The RGB picture of a class-index mask; indices without a colour (such as 255, or -1) are black.
 
     Args:
         mask: int array `[..., H, W]` of class indices.
@@ -15,7 +15,8 @@ def colorize(mask, colors):
     """
     palette = np.zeros((256, 3), np.uint8)
     palette[: len(colors)] = np.asarray(colors, np.uint8)
-    return palette[np.clip(np.asarray(mask), 0, 255).astype(np.uint8)]
+    mask = np.asarray(mask)
+    return palette[np.where((mask < 0) | (mask > 255), 255, mask).astype(np.uint8)]
 
 
 def overlay(image, mask, colors, alpha=0.5):

@@ -3,7 +3,7 @@
 The run builds the input pipeline and the model under a `tf.distribute` strategy and a
 dtype policy, and calls `model.fit` with validation every epoch. `model_dir` holds:
 
-- `flags.txt`: the flags of the run (written by the entry point), reusable as a flagfile;
+- `flags.txt`: the flags of the run (text given by the entry point), reusable as a flagfile;
 - `best.keras` (best validation mean IoU so far) and `last.keras`;
 - `backup/`: the state `BackupAndRestore` resumes from after the run is killed;
 - `log.csv`, `tensorboard/`, `class_weights.json` (when weighted), and at the end
@@ -32,7 +32,7 @@ from fcnseg.optimizers import OPTIMIZERS, SCHEDULES, learning_rate_schedule, mak
 MIXED_PRECISION = ("none", "mixed_float16", "mixed_bfloat16")
 MONITOR = "val_mean_iou"
 # Flags a resumed run may change: how long it trains, where the data is, what it runs on.
-RESUMABLE_CHANGES = ("epochs", "data_dir", "strategy", "cpu_devices")
+RESUMABLE_CHANGES = ("epochs", "data_dir", "model_dir", "strategy", "cpu_devices")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -197,9 +197,9 @@ def train(config, flags_text=None, verbose=1):
     """
     out_dir = os.path.join(config.model_dir, worker_subdir())
     os.makedirs(out_dir, exist_ok=True)
-    if flags_text is not None:
-        _check_same_run(os.path.join(out_dir, "flags.txt"), flags_text)
     done = _completed_epochs(out_dir)
+    if flags_text is not None and done:
+        _check_same_run(os.path.join(out_dir, "flags.txt"), flags_text)
     if done > config.epochs:
         raise ValueError(f"--epochs={config.epochs} is fewer than the {done} epochs already trained in {out_dir}.")
     metrics_path = os.path.join(out_dir, "metrics.json")
@@ -295,10 +295,12 @@ def _fit(config, spec, strategy, out_dir, done, verbose):
     try:
         if done < config.freeze_encoder_epochs:
             model.get_layer("encoder").trainable = False
-            compile_model()
+            with strategy.scope():
+                compile_model()
             model.fit(epochs=config.freeze_encoder_epochs, **fit)
             model.get_layer("encoder").trainable = True
-            compile_model()
+            with strategy.scope():
+                compile_model()
         model.fit(epochs=config.epochs, initial_epoch=config.freeze_encoder_epochs, **fit)
     except NonFiniteLossError as error:
         diverged = str(error)  # raised afresh below, once fit's frames (and its input threads) are released
@@ -402,8 +404,11 @@ def _completed_epochs(out_dir):
     path = os.path.join(out_dir, "backup", "training_metadata.json")
     if not os.path.exists(path):
         return 0
-    with open(path) as file:
-        return int(json.load(file)["epoch"])
+    try:
+        with open(path) as file:
+            return int(json.load(file)["epoch"])
+    except (ValueError, KeyError) as error:
+        raise ValueError(f"{path} is damaged ({error}); delete {os.path.dirname(path)} to train from the start.") from None
 
 
 def _log_rows(out_dir):

@@ -9,8 +9,10 @@ COLORS = [(255, 0, 0), (0, 255, 0), (0, 0, 255)]
 
 
 def test_colorize_paints_each_class_and_leaves_255_black():
-    mask = np.array([[0, 1], [2, 255]])
-    np.testing.assert_array_equal(colorize(mask, COLORS), [[[255, 0, 0], [0, 255, 0]], [[0, 0, 255], [0, 0, 0]]])
+    mask = np.array([[0, 1], [2, 255], [-1, 3]])
+    np.testing.assert_array_equal(
+        colorize(mask, COLORS), [[[255, 0, 0], [0, 255, 0]], [[0, 0, 255], [0, 0, 0]], [[0, 0, 0], [0, 0, 0]]]
+    )
 
 
 def test_overlay_blends_image_and_colours():

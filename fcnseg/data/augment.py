@@ -98,6 +98,8 @@ def photometric(image, seed, augmentation):
     """
     brightness_seed, contrast_seed, saturation_seed, hue_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 4))
     a = augmentation
+    if not (a.brightness or a.contrast or a.saturation or a.hue):
+        return image
     brightness = tf.random.stateless_uniform([], brightness_seed, -a.brightness, a.brightness)
     contrast = tf.random.stateless_uniform([], contrast_seed, 1 - a.contrast, 1 + a.contrast)
     saturation = tf.random.stateless_uniform([], saturation_seed, 1 - a.saturation, 1 + a.saturation)

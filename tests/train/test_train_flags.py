@@ -82,7 +82,7 @@ def test_bad_flags_name_the_flag(argv, message):
             ["--strategy=mirrored", "--cpu_devices=2", "--batch_size=3"],
             "--batch_size=3 does not split evenly across 2 replicas",
         ),
-        (["--split=training"], "training"),
+        (["--split=training"], "Dataset 'synthetic' has no split 'training'; valid splits: train, val, test."),
     ],
 )
 def test_bad_runs_end_with_one_line_before_training(tmp_path, flags, message):

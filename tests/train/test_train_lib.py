@@ -77,6 +77,8 @@ def test_median_frequency_class_weights_are_computed_and_saved(tmp_path):
     assert list(weights)[:3] == ["sky", "building", "road"]
     present = [value for value in weights.values() if value > 0]
     assert len(present) >= 6 and min(present) < 1 < max(present)  # rare classes up, common ones down
+    model = keras.saving.load_model(tmp_path / "run" / "last.keras")
+    assert model.loss.class_weights == pytest.approx(list(weights.values()))  # the loss trained with them
 
 
 def test_a_class_weights_file_must_name_every_class(tmp_path):
@@ -91,7 +93,7 @@ def test_a_nan_loss_ends_fit_before_the_epoch_is_checkpointed(tmp_path):
     labels = np.zeros((4, 32, 32, 1), np.int32)
     poisoned = images.copy()
     poisoned[1] = np.nan
-    # Epoch 1 sees the clean batches, epoch 2 the poisoned one.
+    # Epochs 1 and 2 see the clean batches, epoch 3 the poisoned one.
     dataset = tf.data.Dataset.from_tensor_slices(
         (np.concatenate([images, images, poisoned]), np.concatenate([labels] * 3))
     ).batch(4)

@@ -79,7 +79,7 @@ def test_killed_with_sigkill_the_same_command_resumes(tmp_path):
     model_dir = tmp_path / "run"
     flags = ["--epochs=3", "--steps_per_epoch=6"]
     process = subprocess.Popen(
-        train_command(model_dir, *flags), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=environment()
+        train_command(model_dir, *flags), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=environment()
     )
     deadline = time.time() + 300
     while _completed_epochs(model_dir) < 1 and process.poll() is None and time.time() < deadline:
@@ -107,12 +107,19 @@ def test_a_nan_loss_stops_the_run_with_one_line(tmp_path):
     assert not (tmp_path / "run" / "metrics.json").exists()
 
 
-def test_mirrored_on_two_cpu_devices(tmp_path):
-    result = run_train(tmp_path / "run", "--strategy=mirrored", "--cpu_devices=2", "--epochs=1")
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "with 2 replica(s)" in result.stdout
-    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
-    assert 0 <= metrics["mean_iou"] <= 1
+def test_mirrored_on_two_cpu_devices_splits_the_batch_and_averages_the_loss(tmp_path):
+    first_step = ["--epochs=1", "--steps_per_epoch=1", "--optimizer=sgd", "--learning_rate=0.001"]
+    mirrored = run_train(tmp_path / "mirrored", "--strategy=mirrored", "--cpu_devices=2", *first_step)
+    assert mirrored.returncode == 0, mirrored.stderr[-3000:]
+    assert "with 2 replica(s)" in mirrored.stdout
+    single = run_train(tmp_path / "single", "--strategy=one_device", *first_step)
+    assert single.returncode == 0, single.stderr[-3000:]
+    # The same first batch, before any update: the loss of two half-batches averaged equals
+    # the loss of the whole batch (up to batch norm's per-replica statistics); a loss that
+    # is summed over replicas instead would read twice as high.
+    mirrored_loss, single_loss = (float(_log(tmp_path / name)[0]["loss"]) for name in ("mirrored", "single"))
+    assert mirrored_loss == pytest.approx(single_loss, rel=0.1)
+    assert 0 <= json.loads((tmp_path / "mirrored" / "metrics.json").read_text())["mean_iou"] <= 1
 
 
 def _free_ports(count):
@@ -144,6 +151,7 @@ def test_multi_worker_two_local_workers_agree_on_the_weights(tmp_path):
 
     chief = keras.saving.load_model(model_dir / "last.keras")
     other = keras.saving.load_model(model_dir / "workers" / "worker_1" / "last.keras")
+    keras.utils.set_random_seed(1)
     initial = fcnseg.build_model("unet", 8, depth=2, base_filters=8)
     for mine, theirs, start in zip(chief.trainable_weights, other.trainable_weights, initial.trainable_weights):
         np.testing.assert_array_equal(mine.numpy(), theirs.numpy(), err_msg=mine.path)
