@@ -29,23 +29,20 @@ class ImagesPerSecond(keras.callbacks.Callback):
         self.batch_size = batch_size
 
     def on_epoch_begin(self, epoch, logs=None):
-        self._start = None
-        self._last_batch = -1
+        self._start = self._rate = None
 
     def on_train_batch_end(self, batch, logs=None):
         now = time.perf_counter()
         if self._start is None:
             self._start, self._first_batch = now, batch
-        elif logs is not None:
-            logs["images_per_second"] = self._rate(batch, now)
+            return
+        self._rate = (batch - self._first_batch) * self.batch_size / max(now - self._start, 1e-9)
+        if logs is not None:
+            logs["images_per_second"] = self._rate
 
     def on_epoch_end(self, epoch, logs=None):
-        if logs is not None and self._start is not None and self._last_batch > self._first_batch:
-            logs["images_per_second"] = self._rate(self._last_batch, self._last_time)
-
-    def _rate(self, batch, now):
-        self._last_batch, self._last_time = batch, now
-        return (batch - self._first_batch) * self.batch_size / max(now - self._start, 1e-9)
+        if logs is not None and self._rate is not None:
+            logs["images_per_second"] = self._rate
 
 
 class StopOnNonFiniteLoss(keras.callbacks.Callback):

@@ -375,7 +375,7 @@ def _read_class_weights(path, class_names):
 
 
 def _callbacks(config, spec, out_dir, val_source, done):
-    _truncate_log(os.path.join(out_dir, "log.csv"), done)
+    _truncate_log(out_dir, done)
     callbacks = [ImagesPerSecond(config.batch_size), StopOnNonFiniteLoss()]
     if config.tensorboard_images:
         first = make_dataset(
@@ -408,7 +408,9 @@ def _completed_epochs(out_dir):
         with open(path) as file:
             return int(json.load(file)["epoch"])
     except (ValueError, KeyError) as error:
-        raise ValueError(f"{path} is damaged ({error}); delete {os.path.dirname(path)} to train from the start.") from None
+        raise ValueError(
+            f"{path} is damaged ({error}); delete {os.path.dirname(path)} to train from the start."
+        ) from None
 
 
 def _log_rows(out_dir):
@@ -419,26 +421,32 @@ def _log_rows(out_dir):
         return list(csv.DictReader(file))
 
 
-def _truncate_log(path, epochs):
+def _truncate_log(out_dir, epochs):
     """Drops rows of epochs after the last backup, which a resumed run trains again."""
-    rows = _log_rows(os.path.dirname(path))
+    rows = _log_rows(out_dir)
     kept = [row for row in rows if int(row["epoch"]) < epochs]
     if len(kept) == len(rows):
         return
-    with open(path, "w", newline="") as file:
+    with open(os.path.join(out_dir, "log.csv"), "w", newline="") as file:
         writer = csv.DictWriter(file, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(kept)
 
 
+def _best_row(out_dir):
+    """The logged epoch with the best validation mean IoU, or None."""
+    rows = [row for row in _log_rows(out_dir) if row.get(MONITOR)]
+    return max(rows, key=lambda row: float(row[MONITOR])) if rows else None
+
+
 def _best_so_far(out_dir):
-    values = [float(row[MONITOR]) for row in _log_rows(out_dir) if row.get(MONITOR)]
-    return max(values) if values and os.path.exists(os.path.join(out_dir, "best.keras")) else None
+    best = _best_row(out_dir)
+    return float(best[MONITOR]) if best and os.path.exists(os.path.join(out_dir, "best.keras")) else None
 
 
 def _best_epoch(out_dir):
-    rows = [row for row in _log_rows(out_dir) if row.get(MONITOR)]
-    return int(max(rows, key=lambda row: float(row[MONITOR]))["epoch"]) + 1 if rows else None
+    best = _best_row(out_dir)
+    return int(best["epoch"]) + 1 if best else None
 
 
 def _check_same_run(path, flags_text):
