@@ -5,23 +5,25 @@ import contextlib
 import gc
 import sys
 
-from absl import flags
+from absl import flags, logging
 import tensorflow as tf
 
 from fcnseg import data
 
 
-def define_dataset_flags(split="train"):
-    """Defines --dataset, --data_dir, --split and the flags of dataset options."""
-    flags.DEFINE_string("dataset", "synthetic", f"Dataset: one of {', '.join(data.list_datasets())}, or tfds:<name>.")
+def define_dataset_flags(split="train", dataset="synthetic", reads_data=True):
+    """Defines --dataset, --data_dir and the flags of dataset options, and --split and
+    --skip_bad_files if the program `reads_data` (rather than only the class list)."""
+    flags.DEFINE_string("dataset", dataset, f"Dataset: one of {', '.join(data.list_datasets())}, or tfds:<name>.")
     flags.DEFINE_string("data_dir", None, "The dataset's folder, in its published layout.")
-    flags.DEFINE_string("split", split, "The split to read, e.g. train, val.")
     flags.DEFINE_string("grouping", None, "Cityscapes class grouping from fcnseg/data/groupings.json, e.g. 4class.")
     flags.DEFINE_enum("road_or_lane", None, ["road", "lane"], "KITTI Road: learn the road or the ego lane.")
-    flags.DEFINE_bool(
-        "skip_bad_files", False, "Leave out unreadable or invalid files (and report them) instead of failing."
-    )
     flags.DEFINE_multi_string("dataset_option", [], "Any other dataset option as key=value, e.g. num_images=100.")
+    if reads_data:
+        flags.DEFINE_string("split", split, "The split to read, e.g. train, val.")
+        flags.DEFINE_bool(
+            "skip_bad_files", False, "Leave out unreadable or invalid files (and report them) instead of failing."
+        )
 
 
 def dataset_options(values):
@@ -31,7 +33,7 @@ def dataset_options(values):
         options["grouping"] = values.grouping
     if values.road_or_lane is not None:
         options["target"] = values.road_or_lane
-    if values.skip_bad_files:
+    if getattr(values, "skip_bad_files", False):
         options["skip_bad_files"] = True
     valid = data.dataset_options(values.dataset)
     unknown = [key for key in options if key not in valid]
@@ -53,6 +55,26 @@ def key_value_options(flag_name, items):
             raise ValueError(f"--{flag_name}={item!r} is not valid; expected key=value.")
         options[key] = _value(text)
     return options
+
+
+def size_flag(name, items):
+    """The (height, width) of a list flag `--name=height,width`."""
+    try:
+        size = tuple(int(item) for item in items)
+    except ValueError:
+        size = ()
+    if len(size) != 2 or min(size) < 1:
+        raise ValueError(f"--{name}={','.join(items)} is not valid; expected height,width, two positive integers.")
+    return size
+
+
+def start(argv):
+    """What every entry point's `main` does first: refuse stray arguments, and log warnings only
+    unless --verbosity is given."""
+    if len(argv) > 1:
+        sys.exit(f"error: unexpected arguments {' '.join(argv[1:])}; every setting is a --flag.")
+    if not flags.FLAGS["verbosity"].present:
+        logging.set_verbosity(logging.WARNING)
 
 
 @contextlib.contextmanager

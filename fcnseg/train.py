@@ -7,17 +7,23 @@ Flags on the command line override those of the flagfile. Run the same command a
 resume a run that was stopped; a finished run only reports its metrics.
 """
 
-import sys
-
-from absl import app, flags, logging
+from absl import app, flags
 
 from fcnseg import models
-from fcnseg.common_flags import dataset_options, define_dataset_flags, key_value_options, one_line_errors
+from fcnseg.common_flags import (
+    dataset_options,
+    define_dataset_flags,
+    key_value_options,
+    one_line_errors,
+    size_flag,
+    start,
+)
 from fcnseg.data.augment import Augmentation
 from fcnseg.distribute import STRATEGIES, split_cpu
 from fcnseg.losses import LOSSES
+from fcnseg.metrics import format_scores
 from fcnseg.optimizers import OPTIMIZERS, SCHEDULES
-from fcnseg.train_lib import MIXED_PRECISION, TrainConfig, format_scores, train
+from fcnseg.train_lib import MIXED_PRECISION, TrainConfig, train
 
 _ABSL_FLAGS = set(flags.FLAGS)
 define_dataset_flags(split="train")
@@ -81,8 +87,8 @@ def config_from_flags(values):
         dataset_options=dataset_options(values),
         train_split=values.split,
         val_split=values.val_split,
-        crop_size=_size("crop_size", values.crop_size),
-        eval_size=_size("eval_size", values.eval_size) if values.eval_size else None,
+        crop_size=size_flag("crop_size", values.crop_size),
+        eval_size=size_flag("eval_size", values.eval_size) if values.eval_size else None,
         batch_size=values.batch_size,
         epochs=values.epochs,
         steps_per_epoch=values.steps_per_epoch,
@@ -123,21 +129,8 @@ def flags_text(values):
     return "".join(f"{line}\n" for line in lines if line)
 
 
-def _size(name, items):
-    try:
-        size = tuple(int(item) for item in items)
-    except ValueError:
-        size = ()
-    if len(size) != 2:
-        raise ValueError(f"--{name}={','.join(items)} is not valid; expected height,width, two integers.")
-    return size
-
-
 def main(argv):
-    if len(argv) > 1:
-        sys.exit(f"error: unexpected arguments {' '.join(argv[1:])}; every setting is a --flag.")
-    if not FLAGS["verbosity"].present:
-        logging.set_verbosity(logging.WARNING)
+    start(argv)
     with one_line_errors():
         config = config_from_flags(FLAGS)
         if FLAGS.cpu_devices > 1:

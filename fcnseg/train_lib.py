@@ -4,6 +4,7 @@ The run builds the input pipeline and the model under a `tf.distribute` strategy
 dtype policy, and calls `model.fit` with validation every epoch. `model_dir` holds:
 
 - `flags.txt`: the flags of the run (text given by the entry point), reusable as a flagfile;
+- `classes.json`: the class names and colours, which evaluation, prediction and export read;
 - `best.keras` (best validation mean IoU so far) and `last.keras`;
 - `backup/`: the state `BackupAndRestore` resumes from after the run is killed;
 - `log.csv`, `tensorboard/`, `class_weights.json` (when weighted), and at the end
@@ -24,9 +25,10 @@ from fcnseg import data, metrics, models
 from fcnseg.callbacks import ImagesPerSecond, NonFiniteLossError, StopOnNonFiniteLoss, ValidationImages
 from fcnseg.data.augment import Augmentation
 from fcnseg.data.pipeline import make_dataset
+from fcnseg.data.specs import CLASSES_FILE
 from fcnseg.distribute import STRATEGIES, make_strategy, worker_subdir
-from fcnseg.multi_worker_fit import mend_for_multi_worker
 from fcnseg.losses import LOSSES, SegmentationLoss
+from fcnseg.multi_worker_fit import mend_for_multi_worker
 from fcnseg.optimizers import OPTIMIZERS, SCHEDULES, learning_rate_schedule, make_optimizer
 
 MIXED_PRECISION = ("none", "mixed_float16", "mixed_bfloat16")
@@ -213,6 +215,8 @@ def train(config, flags_text=None, verbose=1):
     if flags_text is not None:
         with open(os.path.join(out_dir, "flags.txt"), "w") as file:
             file.write(flags_text)
+    with open(os.path.join(out_dir, CLASSES_FILE), "w") as file:
+        file.write(spec.to_json())
     if config.batch_size % strategy.num_replicas_in_sync:
         raise ValueError(
             f"--batch_size={config.batch_size} does not split evenly across {strategy.num_replicas_in_sync} replicas."
@@ -473,14 +477,3 @@ def _flag_values(text):
         if name and not line.lstrip().startswith("#"):
             values.setdefault(name, []).append(value)
     return values
-
-
-def format_scores(scores):
-    """The per-class IoU table and the mean scores, as printed at the end of a run."""
-    width = max(len(name) for name in [*scores["per_class_iou"], "pixel accuracy"])
-    lines = [f"{'class':<{width}}  IoU"]
-    for name, iou in scores["per_class_iou"].items():
-        lines.append(f"{name:<{width}}  {'  -' if iou is None else f'{iou:.4f}'}")
-    lines.append(f"{'mean IoU':<{width}}  {scores['mean_iou']:.4f}")
-    lines.append(f"{'pixel accuracy':<{width}}  {scores['pixel_accuracy']:.4f}")
-    return "\n".join(lines)

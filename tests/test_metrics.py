@@ -3,7 +3,9 @@
 import keras
 import numpy as np
 
-from fcnseg.metrics import PixelAccuracy, confusion_scores, mean_iou
+import pytest
+
+from fcnseg.metrics import PixelAccuracy, confusion_matrix, confusion_scores, format_scores, mean_iou
 
 NUM_CLASSES = 5
 
@@ -50,3 +52,20 @@ def test_confusion_scores_of_a_known_matrix():
     assert scores["per_class_iou"] == {"a": 8 / 11, "b": 4 / 7, "c": None}
     assert scores["mean_iou"] == (8 / 11 + 4 / 7) / 2
     assert scores["pixel_accuracy"] == 12 / 15
+    assert scores["per_class_precision"] == {"a": 8 / 9, "b": 4 / 6, "c": None}
+    assert scores["per_class_recall"] == {"a": 8 / 10, "b": 4 / 5, "c": None}
+    assert scores["frequency_weighted_iou"] == pytest.approx((10 * 8 / 11 + 5 * 4 / 7) / 15, rel=1e-12)
+    table = format_scores(scores)
+    rows = [line.split() for line in table.splitlines()]
+    assert rows[0] == ["class", "IoU", "precision", "recall"]
+    assert rows[1] == ["a", "0.7273", "0.8889", "0.8000"] and rows[3] == ["c", "-", "-", "-"]
+    assert rows[4] == ["mean", "IoU", "0.6494"] and rows[-1] == ["pixel", "accuracy", "0.8000"]
+
+
+def test_confusion_matrix_counts_pixels_and_leaves_out_255():
+    labels, logits = _random_batch(2)
+    np.testing.assert_array_equal(
+        confusion_matrix(labels[..., 0], logits.argmax(-1), NUM_CLASSES), _confusion(labels, logits)
+    )
+    with pytest.raises(ValueError, match="labels and predictions differ in size"):
+        confusion_matrix(labels[..., 0], logits.argmax(-1)[:1], NUM_CLASSES)

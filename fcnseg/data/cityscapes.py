@@ -47,6 +47,11 @@ def train_id_of_label_id(grouping=None):
     return table
 
 
+def label_id_of_train_id():
+    """A 19-long table: train id -> Cityscapes label id, to write predictions for the official evaluator."""
+    return [label.id for label in _TRAIN_LABELS]
+
+
 def class_colors(grouping=None):
     """Every Cityscapes label colour and its class (train id or group, or 255): for colour-coded labels."""
     class_of_name = _class_of_train_name(grouping)

@@ -16,9 +16,8 @@ import json
 
 from fcnseg.data.decode import color_pair_decoder, index_pair_decoder, index_table
 from fcnseg.data.source import existing_dir, file_pairs_source, list_images, pair_with_labels
-from fcnseg.data.specs import DatasetSpec
+from fcnseg.data.specs import CLASSES_FILE, DatasetSpec
 
-CLASSES_FILE = "classes.json"
 MASK_FORMATS = ("index", "color")
 UNSPLIT = "all"
 _COLOR_TOLERANCE = 1.0  # masks are lossless; this only forgives rounding

@@ -4,6 +4,8 @@ import dataclasses
 import json
 
 IGNORE_LABEL = 255
+# The name of a class list (`DatasetSpec.to_json`) beside a folder dataset, a trained model or an export.
+CLASSES_FILE = "classes.json"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -27,7 +27,7 @@ def test_a_run_writes_its_files_and_a_finished_run_is_not_redone(tmp_path):
     model_dir = tmp_path / "run"
     result = run_train(model_dir, "--epochs=2")
     assert result.returncode == 0, result.stderr[-3000:]
-    for name in ("flags.txt", "best.keras", "last.keras", "log.csv", "metrics.json"):
+    for name in ("flags.txt", "classes.json", "best.keras", "last.keras", "log.csv", "metrics.json"):
         assert (model_dir / name).is_file(), name
     assert any(path.name.startswith("events") for path in (model_dir / "tensorboard" / "validation").iterdir())
     assert any(path.name.startswith("events") for path in (model_dir / "tensorboard" / "train").iterdir())

@@ -8,7 +8,7 @@ import numpy as np
 
 from fcnseg.data import cityscapes
 
-CAMVID_DATA = pathlib.Path(__file__).resolve().parents[2].parent / "shared" / "data" / "camvid"
+CAMVID_DATA = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "data" / "camvid"
 
 
 def write_png(path, array):

@@ -1,0 +1,73 @@
+"""python -m fcnseg.evaluate: score a saved model on a dataset split.
+
+    python -m fcnseg.evaluate --model=runs/unet_camvid/best.keras --dataset=camvid \\
+        --data_dir=data/camvid --split=val --output_dir=runs/unet_camvid/eval_val
+
+Prints the per-class IoU, precision and recall, mean IoU, frequency-weighted IoU and pixel
+accuracy, and writes them to <output_dir>/metrics.json with the confusion matrix
+(confusion.npy, confusion.png). Images are scored at full resolution (padded to a
+multiple of 32 and cropped back) unless --eval_size or --window says otherwise.
+"""
+
+from absl import app, flags
+
+from fcnseg.common_flags import dataset_options, define_dataset_flags, one_line_errors, size_flag, start
+from fcnseg.evaluate_lib import EvalConfig, evaluate
+from fcnseg.metrics import format_scores
+from fcnseg.segmenter import Tiling
+
+define_dataset_flags(split="val")
+flags.DEFINE_string("model", None, "The model: a .keras file, a SavedModel folder or a .tflite file.", required=True)
+flags.DEFINE_string("output_dir", None, "Folder for metrics.json, confusion.npy and confusion.png.")
+flags.DEFINE_integer("batch_size", 4, "Images (or sliding windows) run through the model at a time.")
+flags.DEFINE_list("eval_size", [], "Resize images to height,width for the model; empty for full resolution.")
+flags.DEFINE_list("window", [], "Sliding window height,width (overlapping windows averaged); empty for none.")
+flags.DEFINE_float("overlap", 0.25, "Overlap of neighbouring sliding windows, a fraction of their size.")
+flags.DEFINE_bool(
+    "cityscapes_label_ids",
+    False,
+    "Cityscapes only: also write each prediction as a label-id PNG under <output_dir>/label_ids/ for "
+    "cityscapesscripts' evaluator.",
+)
+FLAGS = flags.FLAGS
+
+
+def config_from_flags(values):
+    """The `EvalConfig` of parsed flags; raises ValueError naming the flag at fault."""
+    return EvalConfig(
+        model=values.model,
+        dataset=values.dataset,
+        data_dir=values.data_dir,
+        split=values.split,
+        dataset_options=dataset_options(values),
+        output_dir=values.output_dir,
+        batch_size=values.batch_size,
+        tiling=tiling_from_flags(values),
+        cityscapes_label_ids=values.cityscapes_label_ids,
+    )
+
+
+def tiling_from_flags(values):
+    """The `Tiling` of --eval_size, --window and --overlap."""
+    if values.eval_size and values.window:
+        raise ValueError("--eval_size and --window exclude each other; give one.")
+    if not 0 <= values.overlap < 1:
+        raise ValueError(f"--overlap={values.overlap} is not valid; expected a fraction in [0, 1).")
+    return Tiling(
+        resize=size_flag("eval_size", values.eval_size) if values.eval_size else None,
+        window=size_flag("window", values.window) if values.window else None,
+        overlap=values.overlap,
+    )
+
+
+def main(argv):
+    start(argv)
+    with one_line_errors():
+        scores = evaluate(config_from_flags(FLAGS))
+    print(format_scores(scores))
+    if FLAGS.output_dir:
+        print(f"Metrics and confusion matrix in {FLAGS.output_dir}/")
+
+
+if __name__ == "__main__":
+    app.run(main)

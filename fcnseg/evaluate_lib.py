@@ -1,0 +1,154 @@
+"""Scoring a saved model on a dataset split: `EvalConfig` in, scores and their files out.
+
+Every prediction is compared with its label at the label's own resolution: the model
+sees the image padded to a multiple of 32 (or resized, or in sliding windows, see
+`Tiling`) and its probabilities are brought back to the label's size. Pixels labelled
+255 are left out. `output_dir` receives:
+
+- `metrics.json`: mean IoU, frequency-weighted IoU, pixel accuracy, and per class the
+  IoU, precision and recall;
+- `confusion.npy` (rows: true class, columns: predicted class; pixel counts) and
+  `confusion.png` (the same, each row normalised, with class names);
+- with `cityscapes_label_ids`, `label_ids/<city>/<image name>.png`: each prediction as
+  Cityscapes label ids, for `cityscapesscripts`' own evaluator.
+"""
+
+import dataclasses
+import json
+import pathlib
+from typing import Optional
+
+import cv2
+import keras
+import numpy as np
+
+from fcnseg import data
+from fcnseg.data import cityscapes
+from fcnseg.metrics import confusion_matrix, confusion_scores
+from fcnseg.segmenter import Tiling, check_classes, load_segmenter, segment
+
+
+@dataclasses.dataclass(frozen=True)
+class EvalConfig:
+    """What to evaluate and where to write the results; one field per flag of `python -m fcnseg.evaluate`."""
+
+    model: str
+    dataset: str
+    data_dir: Optional[str] = None
+    split: str = "val"
+    dataset_options: dict = dataclasses.field(default_factory=dict)
+    output_dir: Optional[str] = None
+    batch_size: int = 4
+    tiling: Tiling = Tiling()
+    cityscapes_label_ids: bool = False
+
+    def __post_init__(self):
+        if self.batch_size < 1:
+            raise ValueError(f"--batch_size={self.batch_size} is not valid; expected a positive integer.")
+        if self.cityscapes_label_ids:
+            if self.dataset != "cityscapes" or self.dataset_options.get("grouping") is not None:
+                raise ValueError(
+                    "--cityscapes_label_ids needs --dataset=cityscapes with its 19 train classes (no --grouping)."
+                )
+            if self.output_dir is None:
+                raise ValueError("--cityscapes_label_ids needs --output_dir for the label-id PNGs.")
+
+
+def evaluate(config, verbose=1):
+    """Scores `config.model` on the split and writes the results to `config.output_dir` (if given).
+
+    Returns:
+        The dict written to `metrics.json`.
+    """
+    segmenter = load_segmenter(config.model)
+    spec = data.dataset_spec(config.dataset, config.data_dir, **config.dataset_options)
+    check_classes(segmenter, spec, config.model, f"--dataset={config.dataset}")
+    source = data.open_source(config.dataset, config.data_dir, config.split, **config.dataset_options)
+    write_label_ids = _label_id_writer(source, config) if config.cityscapes_label_ids else None
+    confusion = np.zeros((spec.num_classes, spec.num_classes), np.int64)
+    progress = keras.utils.Progbar(source.size, unit_name="image", verbose=verbose)
+    images = 0
+    for batch_images, batch_labels in _same_size_batches(source.load().as_numpy_iterator(), config.batch_size):
+        masks = segment(segmenter, batch_images, config.tiling, config.batch_size).argmax(-1)
+        for label, mask in zip(batch_labels, masks):
+            confusion += confusion_matrix(label[..., 0], mask, spec.num_classes)
+            if write_label_ids:
+                write_label_ids(mask)
+        images += len(masks)
+        progress.update(images)
+    if not images:
+        raise ValueError(f"--dataset={config.dataset} --split={config.split} has no images.")
+    scores = {
+        "model": str(config.model),
+        "dataset": config.dataset,
+        "split": config.split,
+        "images": images,
+        **confusion_scores(confusion, spec.class_names),
+    }
+    if config.output_dir is not None:
+        _write_results(pathlib.Path(config.output_dir), scores, confusion, spec.class_names)
+    return scores
+
+
+def _same_size_batches(examples, batch_size):
+    """Groups consecutive (image, label) pairs of one size into batches of at most `batch_size`."""
+    images, labels = [], []
+    for image, label in examples:
+        if images and (len(images) == batch_size or image.shape != images[0].shape):
+            yield np.stack(images), labels
+            images, labels = [], []
+        images.append(image)
+        labels.append(label)
+    if images:
+        yield np.stack(images), labels
+
+
+def _label_id_writer(source, config):
+    """Writes the next prediction as label ids to `label_ids/<city>/<image file name>`, in the split's order."""
+    image_paths = iter([pathlib.Path(image.decode()) for image, _ in source.elements.as_numpy_iterator()])
+    table = np.asarray(cityscapes.label_id_of_train_id(), np.uint8)
+    root = pathlib.Path(config.output_dir) / "label_ids"
+
+    def write(mask):
+        image_path = next(image_paths)
+        path = root / image_path.parent.name / image_path.name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not cv2.imwrite(str(path), table[mask]):
+            raise OSError(f"{path}: could not write the label-id PNG.")
+
+    return write
+
+
+def _write_results(output_dir, scores, confusion, class_names):
+    output_dir.mkdir(parents=True, exist_ok=True)
+    (output_dir / "metrics.json").write_text(json.dumps(scores, indent=2))
+    np.save(output_dir / "confusion.npy", confusion)
+    plot_confusion(confusion, class_names, output_dir / "confusion.png")
+
+
+def plot_confusion(confusion, class_names, path):
+    """Draws the confusion matrix, each row normalised to the fraction of that class's pixels, as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    rows = confusion.sum(1, keepdims=True)
+    normalised = np.divide(confusion, rows, out=np.zeros(confusion.shape), where=rows > 0)
+    size = 2 + 0.45 * len(class_names)
+    figure, axes = pyplot.subplots(figsize=(size + 1.5, size))
+    shown = axes.imshow(normalised, cmap="Blues", vmin=0, vmax=1)
+    figure.colorbar(shown, ax=axes, fraction=0.046, label="fraction of the true class's pixels")
+    ticks = range(len(class_names))
+    axes.set_xticks(ticks, class_names, rotation=90)
+    axes.set_yticks(ticks, class_names)
+    axes.set_xlabel("predicted class")
+    axes.set_ylabel("true class")
+    if len(class_names) <= 20:
+        for (row, column), value in np.ndenumerate(normalised):
+            if value >= 0.005:
+                colour = "white" if value > 0.5 else "black"
+                axes.text(column, row, f"{value:.2f}", ha="center", va="center", fontsize=6, color=colour)
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    pyplot.close(figure)

@@ -1,0 +1,130 @@
+"""`fcnseg.evaluate` scores against a confusion matrix counted by hand and against the Cityscapes evaluator."""
+
+import copy
+import json
+import math
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+from cityscapesscripts.evaluation import evalPixelLevelSemanticLabeling as cityscapes_evaluation
+from fake_layouts import make_camvid, make_cityscapes
+from known_models import nearest_color, nearest_color_model, save
+
+from fcnseg import data, evaluate
+from fcnseg.data import camvid
+from fcnseg.evaluate_lib import EvalConfig
+from fcnseg.evaluate_lib import evaluate as run_evaluation
+
+
+def _scores_by_hand(pairs, colors):
+    """IoU, precision, recall and the means, from a confusion matrix counted pixel by pixel."""
+    count = len(colors)
+    confusion = np.zeros((count, count), np.int64)
+    for image, label in pairs:
+        truth = np.where(label < count, label, 255).ravel()
+        predicted = nearest_color(image, colors).ravel()
+        for t, p in zip(truth, predicted):
+            if t != 255:
+                confusion[t, p] += 1
+    iou, precision, recall = [], [], []
+    for c in range(count):
+        tp, fp, fn = confusion[c, c], confusion[:, c].sum() - confusion[c, c], confusion[c].sum() - confusion[c, c]
+        iou.append(tp / (tp + fp + fn) if tp + fp + fn else None)
+        precision.append(tp / (tp + fp) if tp + fp else None)
+        recall.append(tp / (tp + fn) if tp + fn else None)
+    present = [value for value in iou if value is not None]
+    weighted = sum(confusion[c].sum() * iou[c] for c in range(count) if confusion[c].sum()) / confusion.sum()
+    return confusion, iou, precision, recall, sum(present) / len(present), weighted
+
+
+def test_scores_equal_a_confusion_matrix_counted_by_hand(tmp_path):
+    # 36x50 frames (not multiples of 32) with labels 0..10 and void (11 -> 255) holes.
+    pairs = make_camvid(tmp_path / "camvid", np.random.default_rng(0), {"val": 3}, size=(36, 50))["val"]
+    model = save(nearest_color_model(camvid.SPEC.colors), tmp_path / "colors.keras")
+    config = EvalConfig(
+        model, "camvid", str(tmp_path / "camvid"), "val", output_dir=str(tmp_path / "eval"), batch_size=2
+    )
+    scores = run_evaluation(config, verbose=0)
+
+    confusion, iou, precision, recall, mean_iou, weighted_iou = _scores_by_hand(pairs, camvid.SPEC.colors)
+    assert (np.array([label for _, label in pairs]) == 11).any()
+    names = camvid.SPEC.class_names
+    assert scores["images"] == 3
+    assert scores["per_class_iou"] == pytest.approx(dict(zip(names, iou)), rel=1e-12)
+    assert scores["per_class_precision"] == pytest.approx(dict(zip(names, precision)), rel=1e-12)
+    assert scores["per_class_recall"] == pytest.approx(dict(zip(names, recall)), rel=1e-12)
+    assert scores["mean_iou"] == pytest.approx(mean_iou, rel=1e-12)
+    assert scores["frequency_weighted_iou"] == pytest.approx(weighted_iou, rel=1e-12)
+    assert scores["pixel_accuracy"] == pytest.approx(np.trace(confusion) / confusion.sum(), rel=1e-12)
+    np.testing.assert_array_equal(np.load(tmp_path / "eval" / "confusion.npy"), confusion)
+    assert json.loads((tmp_path / "eval" / "metrics.json").read_text()) == scores
+    plot = cv2.imread(str(tmp_path / "eval" / "confusion.png"))
+    assert plot is not None and plot.shape[0] > 300
+
+
+def test_mean_iou_equals_the_cityscapes_evaluator(tmp_path):
+    root = tmp_path / "cityscapes"
+    make_cityscapes(root, np.random.default_rng(1), split="val", per_city=2, size=(40, 72))
+    spec = data.dataset_spec("cityscapes")
+    model = save(nearest_color_model(spec.colors), tmp_path / "colors.keras")
+    config = EvalConfig(
+        model, "cityscapes", str(root), "val", output_dir=str(tmp_path / "eval"), cityscapes_label_ids=True
+    )
+    scores = run_evaluation(config, verbose=0)
+
+    predictions = sorted((tmp_path / "eval" / "label_ids").glob("*/*_leftImg8bit.png"))
+    truths = [
+        root / "gtFine" / "val" / p.parent.name / p.name.replace("leftImg8bit", "gtFine_labelIds") for p in predictions
+    ]
+    assert len(predictions) == 4 and all(path.exists() for path in truths)
+    args = copy.copy(cityscapes_evaluation.args)
+    args.evalInstLevelScore, args.JSONOutput, args.quiet = False, False, True
+    official = cityscapes_evaluation.evaluateImgLists([str(p) for p in predictions], [str(t) for t in truths], args)
+
+    assert scores["mean_iou"] == pytest.approx(official["averageScoreClasses"], abs=1e-6)
+    for name, iou in scores["per_class_iou"].items():
+        expected = official["classScores"][name]
+        assert (iou is None and math.isnan(expected)) or iou == pytest.approx(expected, abs=1e-6)
+    assert 0 < scores["mean_iou"] < 1
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--eval_size=64,64", "--window=64,64"], "--eval_size and --window exclude each other"),
+        (["--window=64"], "--window=64 is not valid"),
+        (["--overlap=1"], "--overlap=1.0 is not valid"),
+        (["--cityscapes_label_ids", "--output_dir=x"], "--cityscapes_label_ids needs --dataset=cityscapes"),
+        (["--batch_size=0"], "--batch_size=0 is not valid"),
+        (["--grouping=4class"], "--grouping does not apply to --dataset=camvid"),
+    ],
+)
+def test_bad_flags_name_the_flag(flags, message):
+    evaluate.FLAGS.unparse_flags()
+    evaluate.FLAGS(["evaluate", "--model=m.keras", "--dataset=camvid", *flags])
+    with pytest.raises(ValueError, match=message):
+        evaluate.config_from_flags(evaluate.FLAGS)
+
+
+@pytest.mark.slow
+def test_bad_input_ends_with_one_line(tmp_path):
+    make_camvid(tmp_path / "camvid", np.random.default_rng(2), {"val": 1})
+    eight_classes = save(nearest_color_model(data.dataset_spec("synthetic").colors), tmp_path / "eight.keras")
+    (tmp_path / "broken.keras").write_bytes(b"not a zip file")
+    cases = [
+        (str(tmp_path / "missing.keras"), "missing.keras: model not found"),
+        (str(tmp_path / "broken.keras"), "broken.keras: not a loadable .keras model"),
+        (eight_classes, "the model predicts 8 classes but --dataset=camvid has 11"),
+    ]
+    for model, message in cases:
+        command = [sys.executable, "-m", "fcnseg.evaluate", f"--model={model}", "--dataset=camvid"]
+        result = subprocess.run(
+            [*command, f"--data_dir={tmp_path / 'camvid'}"], capture_output=True, text=True, timeout=300
+        )
+        assert result.returncode == 1
+        last_line = result.stderr.strip().splitlines()[-1]
+        assert last_line.startswith("error: ") and message in last_line
+        assert "Traceback" not in result.stderr

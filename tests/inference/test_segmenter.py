@@ -1,0 +1,63 @@
+"""`segment` on images of any size: padding, sliding windows and resizing give the known masks."""
+
+import numpy as np
+import pytest
+
+from fcnseg.data import camvid
+from fcnseg.segmenter import Tiling, load_segmenter, segment
+from known_models import nearest_color, nearest_color_model, save
+
+COLORS = camvid.SPEC.colors
+
+
+@pytest.fixture(scope="module")
+def any_size(tmp_path_factory):
+    return load_segmenter(save(nearest_color_model(COLORS), tmp_path_factory.mktemp("m") / "any_size.keras"))
+
+
+@pytest.fixture(scope="module")
+def fixed_size(tmp_path_factory):
+    model = nearest_color_model(COLORS, input_shape=(32, 32, 3))
+    return load_segmenter(save(model, tmp_path_factory.mktemp("m") / "fixed.keras"))
+
+
+def _images(height, width, count=2, seed=0):
+    return np.random.default_rng(seed).integers(0, 256, (count, height, width, 3), dtype=np.uint8)
+
+
+@pytest.mark.parametrize("tiling", [Tiling(), Tiling(window=(32, 64), overlap=0.5), Tiling(window=(64, 64))])
+def test_padding_and_windows_give_every_pixel_its_class(any_size, tiling):
+    images = _images(45, 70)
+    probabilities = segment(any_size, images, tiling, batch_size=3)
+    assert probabilities.shape == (2, 45, 70, len(COLORS))
+    np.testing.assert_allclose(probabilities.sum(-1), 1, atol=1e-5)
+    np.testing.assert_array_equal(probabilities.argmax(-1), nearest_color(images, COLORS))
+
+
+@pytest.mark.parametrize("size", [(50, 70), (20, 20), (32, 32)])
+def test_a_fixed_size_model_slides_over_images_of_any_size(fixed_size, size):
+    assert fixed_size.input_size == (32, 32) and fixed_size.num_classes == len(COLORS)
+    images = _images(*size)
+    np.testing.assert_array_equal(segment(fixed_size, images).argmax(-1), nearest_color(images, COLORS))
+
+
+def test_resizing_returns_probabilities_at_the_image_size(any_size, fixed_size):
+    images = np.zeros((1, 50, 70, 3), np.uint8)
+    images[:, :25] = COLORS[3]
+    images[:, 25:] = COLORS[8]
+    for segmenter in (any_size, fixed_size):
+        masks = segment(segmenter, images, Tiling(resize=(32, 32))).argmax(-1)
+        assert masks.shape == (1, 50, 70)
+        assert (masks[:, :20] == 3).all() and (masks[:, 30:] == 8).all()
+
+
+def test_sizes_the_model_cannot_take_are_refused(any_size, fixed_size):
+    images = _images(40, 40, count=1)
+    with pytest.raises(ValueError, match="window 40x40 must be a multiple of 32"):
+        segment(any_size, images, Tiling(window=(40, 40)))
+    with pytest.raises(ValueError, match="takes 32x32 images only; the window cannot be 64x64"):
+        segment(fixed_size, images, Tiling(window=(64, 64)))
+    with pytest.raises(ValueError, match="takes 32x32 images only; it cannot be given 64x64"):
+        segment(fixed_size, images, Tiling(resize=(64, 64)))
+    with pytest.raises(ValueError, match="not both"):
+        Tiling(resize=(32, 32), window=(32, 32))
