@@ -9,6 +9,7 @@ from absl import flags, logging
 import tensorflow as tf
 
 from fcnseg import data
+from fcnseg.segmenter import Tiling
 
 
 def define_dataset_flags(split="train", dataset="synthetic", reads_data=True):
@@ -24,6 +25,33 @@ def define_dataset_flags(split="train", dataset="synthetic", reads_data=True):
         flags.DEFINE_bool(
             "skip_bad_files", False, "Leave out unreadable or invalid files (and report them) instead of failing."
         )
+
+
+def define_tiling_flags():
+    """Defines --resize, --window and --overlap: how images meet the model's input size (see `Tiling`)."""
+    flags.DEFINE_list(
+        "resize", [], "Run the model on images resized to height,width (the masks are resized back); empty for none."
+    )
+    flags.DEFINE_list(
+        "window",
+        [],
+        "Run the model on overlapping height,width windows and average them; empty for none (models of fixed size "
+        "use their size). Otherwise images are padded to a multiple of 32.",
+    )
+    flags.DEFINE_float("overlap", 0.25, "Overlap of neighbouring windows, a fraction of their size.")
+
+
+def tiling_from_flags(values):
+    """The `Tiling` of --resize, --window and --overlap."""
+    if values.resize and values.window:
+        raise ValueError("--resize and --window exclude each other; give one.")
+    if not 0 <= values.overlap < 1:
+        raise ValueError(f"--overlap={values.overlap} is not valid; expected a fraction in [0, 1).")
+    return Tiling(
+        resize=size_flag("resize", values.resize) if values.resize else None,
+        window=size_flag("window", values.window) if values.window else None,
+        overlap=values.overlap,
+    )
 
 
 def dataset_options(values):

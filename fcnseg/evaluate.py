@@ -6,23 +6,27 @@
 Prints the per-class IoU, precision and recall, mean IoU, frequency-weighted IoU and pixel
 accuracy, and writes them to <output_dir>/metrics.json with the confusion matrix
 (confusion.npy, confusion.png). Images are scored at full resolution (padded to a
-multiple of 32 and cropped back) unless --eval_size or --window says otherwise.
+multiple of 32 and cropped back) unless --resize or --window says otherwise.
 """
 
 from absl import app, flags
 
-from fcnseg.common_flags import dataset_options, define_dataset_flags, one_line_errors, size_flag, start
+from fcnseg.common_flags import (
+    dataset_options,
+    define_dataset_flags,
+    define_tiling_flags,
+    one_line_errors,
+    start,
+    tiling_from_flags,
+)
 from fcnseg.evaluate_lib import EvalConfig, evaluate
 from fcnseg.metrics import format_scores
-from fcnseg.segmenter import Tiling
 
 define_dataset_flags(split="val")
 flags.DEFINE_string("model", None, "The model: a .keras file, a SavedModel folder or a .tflite file.", required=True)
 flags.DEFINE_string("output_dir", None, "Folder for metrics.json, confusion.npy and confusion.png.")
 flags.DEFINE_integer("batch_size", 4, "Images (or sliding windows) run through the model at a time.")
-flags.DEFINE_list("eval_size", [], "Resize images to height,width for the model; empty for full resolution.")
-flags.DEFINE_list("window", [], "Sliding window height,width (overlapping windows averaged); empty for none.")
-flags.DEFINE_float("overlap", 0.25, "Overlap of neighbouring sliding windows, a fraction of their size.")
+define_tiling_flags()
 flags.DEFINE_bool(
     "cityscapes_label_ids",
     False,
@@ -44,19 +48,6 @@ def config_from_flags(values):
         batch_size=values.batch_size,
         tiling=tiling_from_flags(values),
         cityscapes_label_ids=values.cityscapes_label_ids,
-    )
-
-
-def tiling_from_flags(values):
-    """The `Tiling` of --eval_size, --window and --overlap."""
-    if values.eval_size and values.window:
-        raise ValueError("--eval_size and --window exclude each other; give one.")
-    if not 0 <= values.overlap < 1:
-        raise ValueError(f"--overlap={values.overlap} is not valid; expected a fraction in [0, 1).")
-    return Tiling(
-        resize=size_flag("eval_size", values.eval_size) if values.eval_size else None,
-        window=size_flag("window", values.window) if values.window else None,
-        overlap=values.overlap,
     )
 
 

@@ -25,7 +25,7 @@ import numpy as np
 from fcnseg import data
 from fcnseg.data import cityscapes
 from fcnseg.metrics import confusion_matrix, confusion_scores
-from fcnseg.segmenter import Tiling, check_classes, load_segmenter, segment
+from fcnseg.segmenter import Tiling, check_classes, load_segmenter, same_size_batches, segment
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,7 +68,7 @@ def evaluate(config, verbose=1):
     confusion = np.zeros((spec.num_classes, spec.num_classes), np.int64)
     progress = keras.utils.Progbar(source.size, unit_name="image", verbose=verbose)
     images = 0
-    for batch_images, batch_labels in _same_size_batches(source.load().as_numpy_iterator(), config.batch_size):
+    for batch_images, batch_labels in same_size_batches(source.load().as_numpy_iterator(), config.batch_size):
         masks = segment(segmenter, batch_images, config.tiling, config.batch_size).argmax(-1)
         for label, mask in zip(batch_labels, masks):
             confusion += confusion_matrix(label[..., 0], mask, spec.num_classes)
@@ -88,19 +88,6 @@ def evaluate(config, verbose=1):
     if config.output_dir is not None:
         _write_results(pathlib.Path(config.output_dir), scores, confusion, spec.class_names)
     return scores
-
-
-def _same_size_batches(examples, batch_size):
-    """Groups consecutive (image, label) pairs of one size into batches of at most `batch_size`."""
-    images, labels = [], []
-    for image, label in examples:
-        if images and (len(images) == batch_size or image.shape != images[0].shape):
-            yield np.stack(images), labels
-            images, labels = [], []
-        images.append(image)
-        labels.append(label)
-    if images:
-        yield np.stack(images), labels
 
 
 def _label_id_writer(source, config):

@@ -127,6 +127,23 @@ def segment(segmenter, images, tiling=Tiling(), batch_size=8):
     return _sliding_window(segmenter, images, tuple(window), tiling.overlap, batch_size)
 
 
+def same_size_batches(items, batch_size):
+    """Groups consecutive (image, payload) pairs whose images share a size into batches.
+
+    Yields:
+        (uint8 images `[n, height, width, 3]`, list of their n payloads), n <= `batch_size`.
+    """
+    images, payloads = [], []
+    for image, payload in items:
+        if images and (len(images) == batch_size or image.shape != images[0].shape):
+            yield np.stack(images), payloads
+            images, payloads = [], []
+        images.append(image)
+        payloads.append(payload)
+    if images:
+        yield np.stack(images), payloads
+
+
 def _padded_run(segmenter, images, multiple):
     height, width = images.shape[1:3]
     padded = np.pad(images, [(0, 0), (0, -height % multiple), (0, -width % multiple), (0, 0)])

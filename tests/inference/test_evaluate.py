@@ -5,6 +5,7 @@ import json
 import math
 import subprocess
 import sys
+import types
 
 import cv2
 import numpy as np
@@ -13,7 +14,8 @@ from cityscapesscripts.evaluation import evalPixelLevelSemanticLabeling as citys
 from fake_layouts import make_camvid, make_cityscapes
 from known_models import nearest_color, nearest_color_model, save
 
-from fcnseg import data, evaluate
+from fcnseg import data
+from fcnseg.common_flags import dataset_options, tiling_from_flags
 from fcnseg.data import camvid
 from fcnseg.evaluate_lib import EvalConfig
 from fcnseg.evaluate_lib import evaluate as run_evaluation
@@ -91,22 +93,35 @@ def test_mean_iou_equals_the_cityscapes_evaluator(tmp_path):
     assert 0 < scores["mean_iou"] < 1
 
 
+def _flag_values(**values):
+    defaults = dict(resize=[], window=[], overlap=0.25, dataset="camvid", dataset_option=[], grouping=None)
+    defaults.update(road_or_lane=None, skip_bad_files=False)
+    return types.SimpleNamespace(**{**defaults, **values})
+
+
 @pytest.mark.parametrize(
-    "flags, message",
+    "values, message",
     [
-        (["--eval_size=64,64", "--window=64,64"], "--eval_size and --window exclude each other"),
-        (["--window=64"], "--window=64 is not valid"),
-        (["--overlap=1"], "--overlap=1.0 is not valid"),
-        (["--cityscapes_label_ids", "--output_dir=x"], "--cityscapes_label_ids needs --dataset=cityscapes"),
-        (["--batch_size=0"], "--batch_size=0 is not valid"),
-        (["--grouping=4class"], "--grouping does not apply to --dataset=camvid"),
+        (dict(resize=["64", "64"], window=["64", "64"]), "--resize and --window exclude each other"),
+        (dict(window=["64"]), "--window=64 is not valid"),
+        (dict(resize=["0", "64"]), "--resize=0,64 is not valid"),
+        (dict(overlap=1.0), "--overlap=1.0 is not valid"),
     ],
 )
-def test_bad_flags_name_the_flag(flags, message):
-    evaluate.FLAGS.unparse_flags()
-    evaluate.FLAGS(["evaluate", "--model=m.keras", "--dataset=camvid", *flags])
+def test_bad_tiling_flags_name_the_flag(values, message):
     with pytest.raises(ValueError, match=message):
-        evaluate.config_from_flags(evaluate.FLAGS)
+        tiling_from_flags(_flag_values(**values))
+
+
+def test_bad_settings_name_the_flag():
+    with pytest.raises(ValueError, match="--grouping does not apply to --dataset=camvid"):
+        dataset_options(_flag_values(grouping="4class"))
+    with pytest.raises(ValueError, match="--cityscapes_label_ids needs --dataset=cityscapes"):
+        EvalConfig("m.keras", "camvid", output_dir="x", cityscapes_label_ids=True)
+    with pytest.raises(ValueError, match="--cityscapes_label_ids needs --output_dir"):
+        EvalConfig("m.keras", "cityscapes", cityscapes_label_ids=True)
+    with pytest.raises(ValueError, match="--batch_size=0 is not valid"):
+        EvalConfig("m.keras", "camvid", batch_size=0)
 
 
 @pytest.mark.slow
@@ -118,9 +133,10 @@ def test_bad_input_ends_with_one_line(tmp_path):
         (str(tmp_path / "missing.keras"), "missing.keras: model not found"),
         (str(tmp_path / "broken.keras"), "broken.keras: not a loadable .keras model"),
         (eight_classes, "the model predicts 8 classes but --dataset=camvid has 11"),
+        (f"{eight_classes} --window=tall,wide", "--window=tall,wide is not valid"),
     ]
     for model, message in cases:
-        command = [sys.executable, "-m", "fcnseg.evaluate", f"--model={model}", "--dataset=camvid"]
+        command = [sys.executable, "-m", "fcnseg.evaluate", *f"--model={model}".split(), "--dataset=camvid"]
         result = subprocess.run(
             [*command, f"--data_dir={tmp_path / 'camvid'}"], capture_output=True, text=True, timeout=300
         )
