@@ -47,6 +47,7 @@ from fcnseg.callbacks import ImagesPerSecond, StopOnNonFiniteLoss
 from fcnseg.data.pipeline import make_dataset
 from fcnseg.losses import SegmentationLoss
 from fcnseg.optimizers import make_optimizer
+from machine import cpu_model
 
 MODES = ("float32", "mixed_bfloat16", "jit_compile")
 NUM_CLASSES = 8  # the synthetic dataset's classes
@@ -148,17 +149,6 @@ def failed(error):
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
     text = f"{type(error).__name__}: {lines[0] if lines else ''}"
     return "failed: " + (text if len(text) <= 160 else text[:157] + "...").replace("|", "\\|")
-
-
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as file:
-            for line in file:
-                if line.startswith("model name"):
-                    return line.partition(":")[2].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def rate_text(value):

@@ -3,6 +3,7 @@
 import ast
 import contextlib
 import gc
+import pathlib
 import sys
 
 from absl import flags, logging
@@ -122,6 +123,22 @@ def one_line_errors():
     if message is not None:
         gc.collect()
         sys.exit(f"error: {message}")
+
+
+def flagfile_values(text):
+    """The values of a flagfile's `--name=value` lines: name -> list of values, in order."""
+    values = {}
+    for line in text.splitlines():
+        name, _, value = line.strip().lstrip("-").partition("=")
+        if name and not line.lstrip().startswith("#"):
+            values.setdefault(name, []).append(value)
+    return values
+
+
+def run_flags(model_path):
+    """The flags of the training run that wrote `model_path` (the `flags.txt` beside it), or {}."""
+    path = pathlib.Path(model_path).parent / "flags.txt"
+    return flagfile_values(path.read_text()) if path.is_file() else {}
 
 
 def _value(text):

@@ -16,6 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from fcnseg.data.specs import CLASSES_FILE, DatasetSpec
+from fcnseg.exportable import float32_model
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,15 +47,22 @@ class Tiling:
 
 
 class KerasSegmenter:
-    """A `.keras` model file; its logits become probabilities by a softmax."""
+    """A `.keras` model file; its logits become probabilities by a softmax.
 
-    def __init__(self, path):
+    Args:
+        path: str.
+        float32: bool. Compute in float32 even if the model was trained in mixed precision.
+    """
+
+    def __init__(self, path, float32=False):
         import fcnseg  # noqa: F401  (registers the package's layers, loss and metrics for loading)
 
         try:
             self.model = keras.saving.load_model(path, compile=False)
         except Exception as error:  # Keras raises many kinds for a bad file; all mean the same here.
             raise ValueError(f"{path}: not a loadable .keras model ({_first_line(error)}).") from None
+        if float32:
+            self.model = float32_model(self.model)
         self.num_classes = int(self.model.output_shape[-1])
         size = tuple(self.model.input_shape[1:3])
         self.input_size = None if None in size else size
@@ -64,28 +72,110 @@ class KerasSegmenter:
         return _softmax(np.asarray(logits, np.float32))
 
 
+class SavedModelSegmenter:
+    """A SavedModel from `python -m fcnseg.export` (its `serving_default` signature), or a
+    folder of its numbered versions (the newest is taken)."""
+
+    def __init__(self, path):
+        try:
+            self.signature = tf.saved_model.load(str(path)).signatures["serving_default"]
+        except (OSError, ValueError, KeyError, tf.errors.OpError) as error:
+            raise ValueError(
+                f"{path}: not a loadable SavedModel with a serving_default signature ({_first_line(error)})."
+            ) from None
+        self.num_classes = int(self.signature.structured_outputs["probabilities"].shape[-1])
+        self.input_size = None
+
+    def __call__(self, images):
+        return self.signature(images=tf.constant(images, tf.uint8))["probabilities"].numpy()
+
+
+class TFLiteSegmenter:
+    """A `.tflite` file from `python -m fcnseg.export`, run by LiteRT one image at a time.
+
+    Quantised inputs and outputs are converted with their scale and zero point; a model
+    that outputs its mask gives one-hot probabilities.
+    """
+
+    def __init__(self, path, num_classes=None, threads=None):
+        from ai_edge_litert.interpreter import Interpreter
+
+        try:
+            self.interpreter = Interpreter(model_path=str(path), num_threads=threads)
+            self.interpreter.allocate_tensors()
+        except (ValueError, RuntimeError) as error:
+            raise ValueError(f"{path}: not a loadable TFLite model ({_first_line(error)}).") from None
+        self.input = self.interpreter.get_input_details()[0]
+        self.output = self.interpreter.get_output_details()[0]
+        self.input_size = tuple(int(side) for side in self.input["shape"][1:3])
+        self.outputs_mask = len(self.output["shape"]) == 3
+        if self.outputs_mask and num_classes is None:
+            raise ValueError(f"{path}: the model outputs its mask; keep the classes.json of the export beside it.")
+        self.num_classes = num_classes if self.outputs_mask else int(self.output["shape"][-1])
+
+    def __call__(self, images):
+        outputs = np.stack([self.run(image) for image in images])
+        return np.eye(self.num_classes, dtype=np.float32)[outputs] if self.outputs_mask else _softmax(outputs)
+
+    def run(self, image):
+        """The model's output for one image of its input size: float32 logits (dequantised) or the mask."""
+        scale, zero_point = self.input["quantization"]
+        pixels = np.asarray(image, np.float32)[None]
+        if scale:
+            pixels = np.round(pixels / scale + zero_point)
+        self.interpreter.set_tensor(self.input["index"], pixels.astype(self.input["dtype"]))
+        self.interpreter.invoke()
+        output = self.interpreter.get_tensor(self.output["index"])[0]
+        if self.outputs_mask:
+            return output
+        scale, zero_point = self.output["quantization"]
+        return (output.astype(np.float32) - zero_point) * scale if scale else output.astype(np.float32)
+
+
 def load_segmenter(path):
     """Opens a saved model for `segment`.
 
     Args:
-        path: str. A `.keras` file.
+        path: str. A `.keras` file, a SavedModel folder (or a folder of its numbered
+            versions) or a `.tflite` file.
 
     Returns:
         A callable from uint8 images `[batch, height, width, 3]` to float32 class
         probabilities `[batch, height, width, classes]`, with attributes `num_classes`,
         `input_size` ((height, width), or None if any size works) and `spec` (the
-        `DatasetSpec` in a `classes.json` beside the model file, or None).
+        `DatasetSpec` of the `classes.json` beside the model file or in the SavedModel's
+        assets, or None).
     """
     path = pathlib.Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: model not found.")
-    if path.suffix == ".keras":
-        segmenter = KerasSegmenter(str(path))
+    if path.is_dir():
+        path = _newest_version(path)
+        classes = path / "assets" / CLASSES_FILE
     else:
-        raise ValueError(f"{path}: unknown model format; expected a .keras file.")
-    classes = path.parent / CLASSES_FILE
-    segmenter.spec = DatasetSpec.from_json_file(classes) if classes.is_file() else None
+        classes = path.parent / CLASSES_FILE
+    spec = DatasetSpec.from_json_file(classes) if classes.is_file() else None
+    if path.is_dir():
+        segmenter = SavedModelSegmenter(path)
+    elif path.suffix == ".keras":
+        segmenter = KerasSegmenter(str(path))
+    elif path.suffix == ".tflite":
+        segmenter = TFLiteSegmenter(path, spec.num_classes if spec else None)
+    else:
+        raise ValueError(
+            f"{path}: unknown model format; expected a .keras file, a SavedModel folder or a .tflite file."
+        )
+    segmenter.spec = spec
     return segmenter
+
+
+def _newest_version(folder):
+    if (folder / "saved_model.pb").is_file():
+        return folder
+    versions = [path for path in folder.iterdir() if path.name.isdigit() and (path / "saved_model.pb").is_file()]
+    if not versions:
+        raise ValueError(f"{folder}: no saved_model.pb here or in a numbered version folder.")
+    return max(versions, key=lambda path: int(path.name))
 
 
 def check_classes(segmenter, spec, model_path, source_name):

@@ -23,6 +23,7 @@ import tensorflow as tf
 
 from fcnseg import data, metrics, models
 from fcnseg.callbacks import ImagesPerSecond, NonFiniteLossError, StopOnNonFiniteLoss, ValidationImages
+from fcnseg.common_flags import flagfile_values
 from fcnseg.data.augment import Augmentation
 from fcnseg.data.pipeline import make_dataset
 from fcnseg.data.specs import CLASSES_FILE
@@ -457,8 +458,8 @@ def _check_same_run(path, flags_text):
     if not os.path.exists(path):
         return
     with open(path) as file:
-        before = _flag_values(file.read())
-    now = _flag_values(flags_text)
+        before = flagfile_values(file.read())
+    now = flagfile_values(flags_text)
     changed = sorted(
         name for name in set(before) | set(now) if name not in RESUMABLE_CHANGES and before.get(name) != now.get(name)
     )
@@ -468,12 +469,3 @@ def _check_same_run(path, flags_text):
             f"({', '.join('--' + name for name in changed)}); "
             "give a new --model_dir, or the same flags to resume it."
         )
-
-
-def _flag_values(text):
-    values = {}
-    for line in text.splitlines():
-        name, _, value = line.strip().lstrip("-").partition("=")
-        if name and not line.lstrip().startswith("#"):
-            values.setdefault(name, []).append(value)
-    return values

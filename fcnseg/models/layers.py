@@ -95,6 +95,10 @@ class ResizeLike(layers.Layer):
 
     def call(self, inputs):
         images, reference = inputs
+        if images.shape[1] == 1 and images.shape[2] == 1:
+            # Resizing a 1x1 map gives its value everywhere; broadcasting does so without the
+            # static size `ops.image.resize` needs (an exported graph may take any size).
+            return ops.cast(images * ops.ones_like(reference[..., :1]), self.compute_dtype)
         size = ops.shape(reference)[1:3]
         resized = ops.image.resize(images, size, interpolation=self.interpolation)
         return ops.cast(resized, self.compute_dtype)

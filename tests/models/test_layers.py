@@ -42,6 +42,17 @@ def test_resize_like_follows_the_reference_size_at_run_time():
     out = model([pooled, np.zeros((2, 5, 7, 1), "float32")]).numpy()
     assert out.shape == (2, 5, 7, 4)
     np.testing.assert_allclose(out, np.broadcast_to(pooled, out.shape))
+    # Also in a graph whose size is unknown until run time, as in an exported model.
+    traced = tf.function(
+        model, input_signature=[[tf.TensorSpec([None, 1, 1, 4]), tf.TensorSpec([None, None, None, 1])]]
+    )
+    np.testing.assert_allclose(
+        traced([pooled, np.zeros((2, 3, 9, 1), "float32")]), np.broadcast_to(pooled, (2, 3, 9, 4))
+    )
+    larger = np.arange(2 * 2 * 3 * 4, dtype="float32").reshape(2, 2, 3, 4)
+    np.testing.assert_allclose(
+        model([larger, np.zeros((2, 4, 6, 1), "float32")]), tf.image.resize(larger, (4, 6), "bilinear"), atol=1e-6
+    )
 
 
 @pytest.mark.parametrize("name", ["resnet50", "mobilenetv2"])
@@ -57,7 +68,9 @@ def test_dilated_encoder_keeps_resolution_and_weights(name, output_stride):
     for got, expected in zip(encoder.get_weights(), reference.get_weights()):
         np.testing.assert_array_equal(got, expected)
     dilations = {
-        layer.dilation_rate[0] for layer in encoder.layers if isinstance(layer, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D))
+        layer.dilation_rate[0]
+        for layer in encoder.layers
+        if isinstance(layer, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D))
     }
     assert max(dilations) == 32 // output_stride
 

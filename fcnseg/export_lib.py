@@ -1,0 +1,174 @@
+"""Exporting a trained `.keras` model: `ExportConfig` in, a SavedModel and TFLite files out, with parity.
+
+Each file written is checked against the Keras model on real images of the model's
+dataset (the same images int8 calibration reads): for the SavedModel at their full size,
+for TFLite files resized to the fixed input size. The report gives the file's size, its
+operators (TFLite), the largest logit (or probability) difference and the fraction of
+pixels whose class agrees; it is printed and written to `<export_dir>/export_report.json`.
+"""
+
+import dataclasses
+import json
+import pathlib
+from typing import Optional
+
+import numpy as np
+
+from fcnseg import data
+from fcnseg.data.pipeline import make_dataset
+from fcnseg.data.specs import CLASSES_FILE
+from fcnseg.segmenter import KerasSegmenter, SavedModelSegmenter, TFLiteSegmenter, segment
+from fcnseg.serving import write_saved_model
+from fcnseg.tflite import QUANTIZATIONS, convert, operators
+
+
+@dataclasses.dataclass(frozen=True)
+class ExportConfig:
+    """What to export; one field per flag of `python -m fcnseg.export`.
+
+    Args:
+        model: str. A `.keras` file.
+        export_dir: str. The SavedModel's folder of versions, and where TFLite files go.
+        dataset, data_dir, split, dataset_options: the real images for parity and int8
+            calibration (the model's training data).
+        saved_model: bool. Write the SavedModel.
+        version: int or None. Its version; None takes the next free one.
+        serving_resize: (height, width) or None. Resize in the serving graph instead of padding.
+        tflite: bool. Write TFLite files, one per entry of `quantize`.
+        quantize: tuple of `QUANTIZATIONS`.
+        input_size: (height, width). The TFLite input size; required with `tflite`.
+        argmax: bool. TFLite files output the uint8 mask.
+        delegate_friendly: bool. See `fcnseg.tflite`.
+        calibration_images: int. Images int8 calibration reads.
+        parity_images: int. Images the parity check reads (the first of the calibration images).
+    """
+
+    model: str
+    export_dir: str
+    dataset: str
+    data_dir: Optional[str] = None
+    split: str = "train"
+    dataset_options: dict = dataclasses.field(default_factory=dict)
+    saved_model: bool = True
+    version: Optional[int] = None
+    serving_resize: Optional[tuple] = None
+    tflite: bool = False
+    quantize: tuple = ("float32",)
+    input_size: Optional[tuple] = None
+    argmax: bool = False
+    delegate_friendly: bool = False
+    calibration_images: int = 100
+    parity_images: int = 8
+
+    def __post_init__(self):
+        if not (self.saved_model or self.tflite):
+            raise ValueError("Nothing to export: give --saved_model, --tflite or both.")
+        unknown = [name for name in self.quantize if name not in QUANTIZATIONS]
+        if self.tflite and (unknown or not self.quantize):
+            raise ValueError(
+                f"--quantize={','.join(self.quantize)} is not valid; expected some of {', '.join(QUANTIZATIONS)}."
+            )
+        if self.tflite and self.input_size is None:
+            raise ValueError(
+                "--tflite needs --input_size=height,width (TFLite takes one fixed size, a multiple of 32)."
+            )
+        for name in ("calibration_images", "parity_images"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"--{name}={getattr(self, name)} is not valid; expected a positive integer.")
+
+
+def export(config, verbose=1):
+    """Writes what `config` asks for and checks each file against the Keras model.
+
+    Returns:
+        The report: a dict with one entry per file written (`path`, `bytes`, parity
+        figures, and `operators` for TFLite files).
+    """
+    keras_model = KerasSegmenter(config.model, float32=True)
+    model = keras_model.model
+    spec = data.dataset_spec(config.dataset, config.data_dir, **config.dataset_options)
+    if keras_model.num_classes != spec.num_classes:
+        raise ValueError(
+            f"{config.model}: the model predicts {keras_model.num_classes} classes but --dataset={config.dataset} "
+            f"has {spec.num_classes}."
+        )
+    source = data.open_source(config.dataset, config.data_dir, config.split, **config.dataset_options)
+    export_dir = pathlib.Path(config.export_dir)
+    report = {"model": str(config.model), "dataset": config.dataset, "files": []}
+    if config.saved_model:
+        path = write_saved_model(model, spec, export_dir, config.version, config.serving_resize)
+        images = _full_size_images(source, config.parity_images)
+        served = SavedModelSegmenter(path)
+        expected = [segment(keras_model, image[None])[0] for image in images]
+        got = [served(image[None])[0] for image in images]
+        entry = {"path": str(path), "format": "saved_model", "bytes": _size(path)}
+        entry.update(_parity(expected, got, "probability"))
+        report["files"].append(entry)
+        _say(verbose, entry)
+    if config.tflite:
+        images = _resized_images(source, config.input_size, max(config.calibration_images, config.parity_images))
+        parity_images = images[: config.parity_images]
+        expected = model.predict_on_batch(parity_images.astype(np.float32))
+        export_dir.mkdir(parents=True, exist_ok=True)
+        (export_dir / CLASSES_FILE).write_text(spec.to_json())
+        for quantize in config.quantize:
+            content = convert(
+                model,
+                config.input_size,
+                quantize,
+                config.argmax,
+                config.delegate_friendly,
+                images[: config.calibration_images] if quantize == "int8" else None,
+            )
+            suffix = "_argmax" if config.argmax else ""
+            path = export_dir / f"{pathlib.Path(config.model).stem}_{quantize}{suffix}.tflite"
+            path.write_bytes(content)
+            runner = TFLiteSegmenter(path, spec.num_classes)
+            outputs = [runner.run(image) for image in parity_images]
+            entry = {"path": str(path), "format": f"tflite_{quantize}", "bytes": len(content)}
+            entry.update(_parity(expected, outputs, "logit", masks=runner.outputs_mask))
+            entry["operators"] = operators(content)
+            report["files"].append(entry)
+            _say(verbose, entry)
+    export_dir.mkdir(parents=True, exist_ok=True)
+    (export_dir / "export_report.json").write_text(json.dumps(report, indent=2))
+    return report
+
+
+def _parity(expected, got, quantity, masks=False):
+    """Mask agreement, and for scores the largest absolute difference and that over the reference's range."""
+    expected_masks = np.concatenate([np.argmax(scores, -1).ravel() for scores in expected])
+    got_masks = np.concatenate([np.ravel(output if masks else np.argmax(output, -1)) for output in got])
+    result = {"images": len(expected), "mask_agreement": float(np.mean(expected_masks == got_masks))}
+    if not masks:
+        difference = max(float(np.abs(np.asarray(a, np.float64) - b).max()) for a, b in zip(expected, got))
+        spread = max(float(np.ptp(a)) for a in expected)
+        result[f"max_{quantity}_difference"] = difference
+        result[f"max_{quantity}_difference_over_range"] = difference / spread if spread else 0.0
+    return result
+
+
+def _full_size_images(source, count):
+    return [image for image, _ in source.load().take(count).as_numpy_iterator()]
+
+
+def _resized_images(source, size, count):
+    batches = make_dataset(source, training=False, batch_size=1, eval_size=size).take(count)
+    images = np.concatenate([images for images, _ in batches.as_numpy_iterator()])
+    return np.clip(np.round(images), 0, 255).astype(np.uint8)
+
+
+def _size(path):
+    return sum(file.stat().st_size for file in pathlib.Path(path).rglob("*") if file.is_file())
+
+
+def _say(verbose, entry):
+    if not verbose:
+        return
+    line = f"{entry['path']}: {entry['bytes'] / 1e6:.1f} MB, mask agreement {entry['mask_agreement']:.2%}"
+    for key in ("max_probability_difference", "max_logit_difference"):
+        if key in entry:
+            line += f", {key.replace('_', ' ')} {entry[key]:.3g} ({entry[key + '_over_range']:.2e} of the range)"
+    if "operators" in entry:
+        line += f"; operators: {', '.join(entry['operators'])}"
+    print(line, flush=True)

@@ -1,0 +1,80 @@
+"""`python -m fcnseg.export` on a trained run, and every format it writes scored by the same evaluation."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from fcnseg.evaluate_lib import EvalConfig, evaluate
+from train.runs import environment, run_train
+
+EVAL = dict(dataset="synthetic", split="val", dataset_options={"num_images": 4, "height": 64, "width": 128})
+
+
+def _export(*flags):
+    command = [sys.executable, "-m", "fcnseg.export", *flags]
+    return subprocess.run(command, capture_output=True, text=True, timeout=600, env=environment())
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    model_dir = tmp_path_factory.mktemp("run")
+    result = run_train(model_dir, "--epochs=2")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return model_dir
+
+
+@pytest.mark.slow
+def test_export_writes_every_format_and_each_scores_like_keras(run, tmp_path):
+    serving = tmp_path / "serving" / "road"
+    result = _export(
+        f"--model={run / 'best.keras'}",
+        "--saved_model",
+        f"--export_dir={serving}",
+        "--tflite",
+        "--quantize=float32,float16,dynamic,int8",
+        "--calibration_images=8",
+        "--parity_images=4",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads((serving / "export_report.json").read_text())
+    files = {entry["format"]: entry for entry in report["files"]}
+    assert list(files) == ["saved_model", "tflite_float32", "tflite_float16", "tflite_dynamic", "tflite_int8"]
+    assert files["saved_model"]["path"] == str(serving / "1")
+    assert files["saved_model"]["max_probability_difference"] <= 1e-5
+    assert files["tflite_float32"]["max_logit_difference_over_range"] <= 1e-4
+    assert files["tflite_float32"]["mask_agreement"] == 1.0
+    assert files["tflite_float16"]["mask_agreement"] >= 0.995 and files["tflite_int8"]["mask_agreement"] >= 0.9
+    sizes = [files[f"tflite_{name}"]["bytes"] for name in ("float32", "float16", "int8")]
+    assert sizes[0] > sizes[1] > sizes[2]
+    assert all("CONV_2D" in entry["operators"] for name, entry in files.items() if name.startswith("tflite"))
+    for name in ("float32", "int8"):
+        assert f"best_{name}.tflite" in result.stdout
+
+    # The same evaluation for the Keras model, the SavedModel folder and each TFLite file.
+    scores = {
+        name: evaluate(EvalConfig(str(path), **EVAL), verbose=0)["mean_iou"]
+        for name, path in [("keras", run / "best.keras"), ("saved_model", serving)]
+        + [(name, serving / f"best_{name}.tflite") for name in ("float32", "float16", "int8")]
+    }
+    assert scores["saved_model"] == pytest.approx(scores["keras"], abs=1e-6)
+    # TFLite files take 64x64 (the training crop) and slide over the 64x128 scenes.
+    assert scores["float16"] == pytest.approx(scores["float32"], abs=0.01)
+    assert abs(scores["int8"] - scores["float32"]) <= 0.05
+
+
+@pytest.mark.slow
+def test_bad_export_flags_end_in_one_line(run, tmp_path):
+    model = f"--model={run / 'best.keras'}"
+    cases = [
+        ([model, "--saved_model"], "--export_dir is required"),
+        ([model, f"--export_dir={tmp_path}"], "Nothing to export: give --saved_model, --tflite or both"),
+        ([model, f"--export_dir={tmp_path}", "--tflite", "--quantize=int4"], "--quantize=int4 is not valid"),
+        ([f"--model={tmp_path / 'x.keras'}", f"--export_dir={tmp_path}", "--saved_model"], "No --dataset given"),
+    ]
+    for flags, message in cases:
+        result = _export(*flags)
+        assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr[-2000:]
+        last = result.stderr.strip().splitlines()[-1]
+        assert last.startswith("error: ") and message in last

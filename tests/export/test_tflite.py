@@ -1,0 +1,118 @@
+"""TFLite conversion: parity with Keras in each precision, built-in ops, the argmax and delegate options."""
+
+import functools
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import fcnseg
+from fcnseg import data
+from fcnseg.data.pipeline import make_dataset
+from fcnseg.exportable import exportable
+from fcnseg.losses import SegmentationLoss
+from fcnseg.segmenter import TFLiteSegmenter
+from fcnseg.tflite import convert, operators
+
+SIZE = (64, 96)
+CLASSES = data.dataset_spec("synthetic").num_classes
+# fcn16s_vgg16 and fcn32s_vgg16 use a subset of fcn8s_vgg16's layers and operators; each
+# conversion of the 537 MB of FCN-VGG16 weights takes about a minute, so only fcn8s runs here.
+CONVERTED = [name for name in fcnseg.list_models() if name not in ("fcn16s_vgg16", "fcn32s_vgg16")]
+# The models whose quantised masks are checked, each trained a few steps on synthetic scenes.
+TRAINED = ["unet", "deeplabv3plus_mobilenetv2", "deeplabv3plus_resnet50"]
+
+
+def _scenes(split, count):
+    source = data.open_source("synthetic", None, split, num_images=count, height=SIZE[0], width=SIZE[1])
+    return np.stack([image for image, _ in source.load().as_numpy_iterator()])
+
+
+@functools.lru_cache(maxsize=None)
+def _trained(name, steps=30):
+    """The model after `steps` Adam steps on synthetic scenes: confident on in-distribution images."""
+    keras.utils.set_random_seed(0)
+    model = fcnseg.build_model(name, CLASSES)
+    source = data.open_source("synthetic", None, "train", num_images=16, height=SIZE[0], width=SIZE[1])
+    batches = make_dataset(source, training=True, batch_size=4, crop_size=SIZE, cache=True, seed=0).repeat()
+    model.compile(keras.optimizers.Adam(1e-3), SegmentationLoss(CLASSES))
+    model.fit(batches, steps_per_epoch=steps, epochs=1, shuffle=False, verbose=0)
+    return model
+
+
+def _run(tmp_path, content, images, num_classes=CLASSES):
+    path = tmp_path / "model.tflite"
+    path.write_bytes(content)
+    runner = TFLiteSegmenter(path, num_classes)
+    return runner, np.stack([runner.run(image) for image in images])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", CONVERTED)
+def test_float32_logits_match_keras(tmp_path, name):
+    keras.utils.set_random_seed(0)
+    model = fcnseg.build_model(name, CLASSES)
+    images = _scenes("val", 2)
+    content = convert(model, SIZE)
+    runner, logits = _run(tmp_path, content, images)
+    expected = model.predict_on_batch(images.astype(np.float32))
+    assert runner.input["dtype"] == np.float32 and tuple(runner.input["shape"]) == (1, *SIZE, 3)
+    assert np.abs(logits - expected).max() <= 1e-4 * np.ptp(expected)
+    assert not any(op.startswith(("FLEX", "CUSTOM")) for op in operators(content))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", TRAINED)
+def test_quantised_masks_agree_with_keras(tmp_path, name):
+    model = _trained(name)
+    images = _scenes("val", 8)
+    expected = model.predict_on_batch(images.astype(np.float32)).argmax(-1)
+    _, half = _run(tmp_path, convert(model, SIZE, "float16"), images)
+    assert np.mean(half.argmax(-1) == expected) >= 0.995
+    runner, integer = _run(tmp_path, convert(model, SIZE, "int8", calibration_images=_scenes("train", 16)), images)
+    assert runner.input["dtype"] == np.uint8 and runner.output["dtype"] == np.uint8
+    assert np.mean(integer.argmax(-1) == expected) >= 0.95
+
+
+def test_argmax_outputs_the_uint8_mask(tmp_path):
+    model = _trained("deeplabv3plus_mobilenetv2", steps=5)
+    images = _scenes("val", 2)
+    content = convert(model, SIZE, argmax=True)
+    runner, masks = _run(tmp_path, content, images)
+    assert runner.outputs_mask and runner.output["dtype"] == np.uint8 and tuple(runner.output["shape"]) == (1, *SIZE)
+    np.testing.assert_array_equal(masks, model.predict_on_batch(images.astype(np.float32)).argmax(-1))
+    assert "ARG_MAX" in operators(content)
+    probabilities = runner(images)  # one-hot, so `segment` can average windows of a mask model
+    np.testing.assert_array_equal(probabilities.argmax(-1), masks)
+
+
+def _resize_attributes(model, delegate_friendly):
+    """The half_pixel_centers attribute of every bilinear resize in the graph that is converted."""
+    net = exportable(model, delegate_friendly)
+    graph = tf.function(net).get_concrete_function(tf.TensorSpec([1, *SIZE, 3])).graph
+    functions = [graph, *(function.graph for function in graph._functions.values() if hasattr(function, "graph"))]
+    return [
+        op.get_attr("half_pixel_centers") for g in functions for op in g.get_operations() if op.type == "ResizeBilinear"
+    ]
+
+
+def test_delegate_friendly_resizes_drop_half_pixel_centres(tmp_path):
+    model = _trained("deeplabv3plus_mobilenetv2", steps=5)
+    assert _resize_attributes(model, False) and all(_resize_attributes(model, False))
+    assert _resize_attributes(model, True) and not any(_resize_attributes(model, True))
+    images = _scenes("val", 2)
+    _, friendly = _run(tmp_path, convert(model, SIZE, delegate_friendly=True), images)
+    expected = exportable(model, delegate_friendly=True).predict_on_batch(images.astype(np.float32))
+    assert np.abs(friendly - expected).max() <= 1e-4 * np.ptp(expected)
+    default = model.predict_on_batch(images.astype(np.float32))
+    assert np.abs(friendly - default).max() > 1e-3  # the sampling grid did change
+    assert np.mean(friendly.argmax(-1) == default.argmax(-1)) >= 0.9
+
+
+def test_bad_requests_are_refused():
+    model = fcnseg.build_model("unet", CLASSES, depth=2, base_filters=8)
+    with pytest.raises(ValueError, match="--quantize=int4 is not valid"):
+        convert(model, SIZE, "int4")
+    with pytest.raises(ValueError, match="--quantize=int8 needs calibration images"):
+        convert(model, SIZE, "int8")
