@@ -35,7 +35,7 @@ import fcnseg
 from fcnseg import data
 from fcnseg.data.pipeline import make_dataset
 from fcnseg.evaluate_lib import EvalConfig, evaluate
-from fcnseg.segmenter import KerasSegmenter, TFLiteSegmenter
+from fcnseg.segmenter import TFLiteSegmenter, load_keras_model
 from fcnseg.tflite import QUANTIZATIONS, convert
 from machine import cpu_model
 
@@ -94,7 +94,7 @@ def time_model(name, size, image, calibration, folder):
 
 def camvid_scores(size, calibration, folder):
     """Rows (format, mean IoU, pixel accuracy) of --camvid_model on CamVid val in each precision."""
-    model = KerasSegmenter(FLAGS.camvid_model, float32=True).model
+    model = load_keras_model(FLAGS.camvid_model, float32=True)
     paths = [("keras", FLAGS.camvid_model)]
     spec_json = data.dataset_spec("camvid").to_json()
     (folder / "classes.json").write_text(spec_json)

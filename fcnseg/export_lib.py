@@ -17,7 +17,7 @@ import numpy as np
 from fcnseg import data
 from fcnseg.data.pipeline import make_dataset
 from fcnseg.data.specs import CLASSES_FILE
-from fcnseg.segmenter import KerasSegmenter, SavedModelSegmenter, TFLiteSegmenter, segment
+from fcnseg.segmenter import KerasSegmenter, SavedModelSegmenter, TFLiteSegmenter, load_keras_model, segment
 from fcnseg.serving import write_saved_model
 from fcnseg.tflite import QUANTIZATIONS, convert, operators
 
@@ -84,7 +84,7 @@ def export(config, verbose=1):
         The report: a dict with one entry per file written (`path`, `bytes`, parity
         figures, and `operators` for TFLite files).
     """
-    keras_model = KerasSegmenter(config.model, float32=True)
+    keras_model = KerasSegmenter(load_keras_model(config.model, float32=True))
     model = keras_model.model
     spec = data.dataset_spec(config.dataset, config.data_dir, **config.dataset_options)
     if keras_model.num_classes != spec.num_classes:

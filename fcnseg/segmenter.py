@@ -46,23 +46,27 @@ class Tiling:
             raise ValueError(f"overlap={self.overlap} is not valid; expected a fraction in [0, 1).")
 
 
-class KerasSegmenter:
-    """A `.keras` model file; its logits become probabilities by a softmax.
+def load_keras_model(path, float32=False):
+    """Loads a `.keras` model for inference.
 
     Args:
         path: str.
         float32: bool. Compute in float32 even if the model was trained in mixed precision.
     """
+    import fcnseg  # noqa: F401  (registers the package's layers, loss and metrics for loading)
 
-    def __init__(self, path, float32=False):
-        import fcnseg  # noqa: F401  (registers the package's layers, loss and metrics for loading)
+    try:
+        model = keras.saving.load_model(path, compile=False)
+    except Exception as error:  # Keras raises many kinds for a bad file; all mean the same here.
+        raise ValueError(f"{path}: not a loadable .keras model ({_first_line(error)}).") from None
+    return float32_model(model) if float32 else model
 
-        try:
-            self.model = keras.saving.load_model(path, compile=False)
-        except Exception as error:  # Keras raises many kinds for a bad file; all mean the same here.
-            raise ValueError(f"{path}: not a loadable .keras model ({_first_line(error)}).") from None
-        if float32:
-            self.model = float32_model(self.model)
+
+class KerasSegmenter:
+    """A Keras model from pixels to logits; its logits become probabilities by a softmax."""
+
+    def __init__(self, model):
+        self.model = model
         self.num_classes = int(self.model.output_shape[-1])
         size = tuple(self.model.input_shape[1:3])
         self.input_size = None if None in size else size
@@ -158,7 +162,7 @@ def load_segmenter(path):
     if path.is_dir():
         segmenter = SavedModelSegmenter(path)
     elif path.suffix == ".keras":
-        segmenter = KerasSegmenter(str(path))
+        segmenter = KerasSegmenter(load_keras_model(str(path)))
     elif path.suffix == ".tflite":
         segmenter = TFLiteSegmenter(path, spec.num_classes if spec else None)
     else:

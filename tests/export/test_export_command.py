@@ -4,9 +4,14 @@ import json
 import subprocess
 import sys
 
+import cv2
+import numpy as np
 import pytest
 
+from fake_layouts import write_png
+from fcnseg.data import synthetic
 from fcnseg.evaluate_lib import EvalConfig, evaluate
+from fcnseg.predict_lib import PredictConfig, predict
 from train.runs import environment, run_train
 
 EVAL = dict(dataset="synthetic", split="val", dataset_options={"num_images": 4, "height": 64, "width": 128})
@@ -62,6 +67,17 @@ def test_export_writes_every_format_and_each_scores_like_keras(run, tmp_path):
     # TFLite files take 64x64 (the training crop) and slide over the 64x128 scenes.
     assert scores["float16"] == pytest.approx(scores["float32"], abs=0.01)
     assert abs(scores["int8"] - scores["float32"]) <= 0.05
+
+    # And the same prediction command: the SavedModel draws the Keras model's masks.
+    scene, _ = synthetic.render_scene(seed=3, height=64, width=128)
+    write_png(tmp_path / "scene.png", scene)
+    masks = {}
+    for name, path in [("keras", run / "best.keras"), ("saved_model", serving), ("int8", serving / "best_int8.tflite")]:
+        config = PredictConfig(str(path), str(tmp_path / "scene.png"), str(tmp_path / name), views=("index",))
+        predict(config, verbose=0)
+        masks[name] = cv2.imread(str(tmp_path / name / "scene_index.png"), cv2.IMREAD_UNCHANGED)
+    np.testing.assert_array_equal(masks["saved_model"], masks["keras"])
+    assert masks["int8"].shape == (64, 128) and np.mean(masks["int8"] == masks["keras"]) >= 0.9
 
 
 @pytest.mark.slow

@@ -32,9 +32,7 @@ def _images(height, width, count=2, seed=0):
 
 def _keras_probabilities(model, images):
     """Keras' softmax on the image padded to a multiple of 32, cropped back."""
-    segmenter = KerasSegmenter.__new__(KerasSegmenter)
-    segmenter.model, segmenter.num_classes, segmenter.input_size = model, SPEC.num_classes, None
-    return segment(segmenter, images)
+    return segment(KerasSegmenter(model), images)
 
 
 @pytest.fixture(scope="module")
