@@ -33,8 +33,8 @@ import tensorflow as tf
 
 import fcnseg
 from fcnseg import data
-from fcnseg.data.pipeline import make_dataset
 from fcnseg.evaluate_lib import EvalConfig, evaluate
+from fcnseg.export_lib import resized_images
 from fcnseg.segmenter import TFLiteSegmenter, load_keras_model
 from fcnseg.tflite import QUANTIZATIONS, convert
 from machine import cpu_model
@@ -60,9 +60,7 @@ def real_images(split, size, count):
         source = data.open_source("camvid", FLAGS.data_dir, split)
     else:
         source = data.open_source("synthetic", None, split, num_images=count, height=size[0], width=size[1])
-    batches = make_dataset(source, training=False, batch_size=1, eval_size=size).take(count)
-    images = np.concatenate([images for images, _ in batches.as_numpy_iterator()])
-    return np.clip(np.round(images), 0, 255).astype(np.uint8)
+    return resized_images(source, size, count)
 
 
 def median_ms(function, runs, warmup):

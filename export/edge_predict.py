@@ -44,7 +44,8 @@ class EdgeSegmenter:
         pixels = resized[None].astype(np.float32)
         scale, zero_point = self.input["quantization"]
         if scale:
-            pixels = np.round(pixels / scale + zero_point)
+            limits = np.iinfo(self.input["dtype"])
+            pixels = np.clip(np.round(pixels / scale + zero_point), limits.min, limits.max)
         self.interpreter.set_tensor(self.input["index"], pixels.astype(self.input["dtype"]))
         self.interpreter.invoke()
         output = self.interpreter.get_tensor(self.output["index"])[0]
@@ -94,6 +95,8 @@ def predict_video(segmenter, colors, source, output, alpha):
                 codec = cv2.VideoWriter_fourcc(*VIDEO_CODECS.get(pathlib.Path(output).suffix.lower(), "mp4v"))
                 size = (frame.shape[1], frame.shape[0])
                 writer = cv2.VideoWriter(str(output), codec, capture.get(cv2.CAP_PROP_FPS) or 30.0, size)
+                if not writer.isOpened():
+                    raise OSError(f"{output}: OpenCV cannot write this video.")
             mask = segmenter.mask(frame[..., ::-1])
             writer.write(np.ascontiguousarray(overlay(frame[..., ::-1], mask, colors, alpha)[..., ::-1]))
             frames += 1
@@ -119,9 +122,13 @@ def main(argv=None):
             raise FileNotFoundError(f"{args.model}: model not found.")
         if not pathlib.Path(args.input).is_file():
             raise FileNotFoundError(f"{args.input}: input not found.")
+        video = pathlib.Path(args.input).suffix.lower() in VIDEO_CODECS
+        allowed = tuple(VIDEO_CODECS) if video else (".png", ".jpg", ".jpeg", ".bmp")
+        if pathlib.Path(args.output).suffix.lower() not in allowed:
+            raise ValueError(f"--output={args.output} must end in one of {', '.join(allowed)}.")
         segmenter = EdgeSegmenter(args.model, args.threads)
         colors = class_colors(args.model)
-        run = predict_video if pathlib.Path(args.input).suffix.lower() in VIDEO_CODECS else predict_image
+        run = predict_video if video else predict_image
         start = time.perf_counter()
         count = run(segmenter, colors, args.input, args.output, args.alpha)
     except (ValueError, OSError, RuntimeError) as error:

@@ -13,6 +13,7 @@ import argparse
 import base64
 import json
 import sys
+import urllib.error
 import urllib.request
 
 import numpy as np
@@ -36,7 +37,11 @@ def parse_rest_response(response):
 def grpc_request(image_bytes, model_name):
     """A `PredictRequest` for one encoded image that asks for the mask only."""
     import tensorflow as tf
-    from tensorflow_serving.apis import predict_pb2
+
+    try:
+        from tensorflow_serving.apis import predict_pb2
+    except ImportError:
+        raise OSError("gRPC needs tensorflow-serving-api: pip install tensorflow-serving-api") from None
 
     request = predict_pb2.PredictRequest()
     request.model_spec.name = model_name
@@ -57,18 +62,26 @@ def predict_rest(image_bytes, server, model_name, timeout=60):
     url = f"http://{server}/v1/models/{model_name}:predict"
     body = json.dumps(rest_request(image_bytes)).encode()
     request = urllib.request.Request(url, body, {"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=timeout) as answer:
-        return parse_rest_response(json.load(answer))
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as answer:
+            return parse_rest_response(json.load(answer))
+    except urllib.error.HTTPError as error:  # TF Serving answers errors with 4xx and {"error": "..."}
+        try:
+            message = json.load(error).get("error")
+        except ValueError:
+            message = None
+        raise ValueError(f"{url}: HTTP {error.code}: {message or error.reason}") from None
 
 
 def predict_grpc(image_bytes, server, model_name, timeout=60):
+    request = grpc_request(image_bytes, model_name)  # fails first, with the install hint, if the API is missing
     import grpc
     from tensorflow_serving.apis import prediction_service_pb2_grpc
 
     with grpc.insecure_channel(server) as channel:
         stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
         try:
-            response = stub.Predict(grpc_request(image_bytes, model_name), timeout=timeout)
+            response = stub.Predict(request, timeout=timeout)
         except grpc.RpcError as error:
             raise OSError(f"gRPC {server}: {error.code().name}: {error.details()}") from None
     return parse_grpc_response(response)
@@ -83,6 +96,8 @@ def main(argv=None):
     parser.add_argument("--model_name", default="road", help="The model's name in models.config.")
     args = parser.parse_args(argv)
     server = args.server or ("localhost:8501" if args.protocol == "rest" else "localhost:8500")
+    if not args.output.lower().endswith(".png"):
+        sys.exit(f"error: --output={args.output} must be a .png file (class ids survive only lossless).")
     try:
         with open(args.image, "rb") as file:
             image_bytes = file.read()

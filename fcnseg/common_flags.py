@@ -44,10 +44,6 @@ def define_tiling_flags():
 
 def tiling_from_flags(values):
     """The `Tiling` of --resize, --window and --overlap."""
-    if values.resize and values.window:
-        raise ValueError("--resize and --window exclude each other; give one.")
-    if not 0 <= values.overlap < 1:
-        raise ValueError(f"--overlap={values.overlap} is not valid; expected a fraction in [0, 1).")
     return Tiling(
         resize=size_flag("resize", values.resize) if values.resize else None,
         window=size_flag("window", values.window) if values.window else None,

@@ -46,12 +46,11 @@ def config_from_flags(values):
                 f"No --dataset given and no flags.txt of a training run beside {values.model}: give --dataset "
                 "and --data_dir, the model's data (parity checks and int8 calibration read it)."
             )
+        # The run's dataset flags, but for those given on this command line.
+        run_values = {name: run.get(name, [None])[-1] for name in ("dataset", "data_dir", "grouping", "road_or_lane")}
+        run_values["dataset_option"] = run.get("dataset_option", [])
         dataset_values = types.SimpleNamespace(
-            dataset=run["dataset"][-1],
-            data_dir=run.get("data_dir", [None])[-1],
-            grouping=run.get("grouping", [None])[-1],
-            road_or_lane=run.get("road_or_lane", [None])[-1],
-            dataset_option=run.get("dataset_option", []),
+            **{name: getattr(values, name) if values[name].present else value for name, value in run_values.items()},
             skip_bad_files=values.skip_bad_files,
         )
     input_size = values.input_size or (run.get("crop_size", [""])[-1].split(",") if "crop_size" in run else [])

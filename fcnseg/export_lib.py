@@ -17,7 +17,15 @@ import numpy as np
 from fcnseg import data
 from fcnseg.data.pipeline import make_dataset
 from fcnseg.data.specs import CLASSES_FILE
-from fcnseg.segmenter import KerasSegmenter, SavedModelSegmenter, TFLiteSegmenter, load_keras_model, segment
+from fcnseg.segmenter import (
+    KerasSegmenter,
+    SavedModelSegmenter,
+    TFLiteSegmenter,
+    Tiling,
+    check_classes,
+    load_keras_model,
+    segment,
+)
 from fcnseg.serving import write_saved_model
 from fcnseg.tflite import QUANTIZATIONS, convert, operators
 
@@ -72,6 +80,11 @@ class ExportConfig:
             raise ValueError(
                 "--tflite needs --input_size=height,width (TFLite takes one fixed size, a multiple of 32)."
             )
+        for name, size in (("input_size", self.input_size), ("serving_resize", self.serving_resize)):
+            if size is not None and any(side % 32 for side in size):
+                raise ValueError(
+                    f"--{name}={size[0]},{size[1]} is not valid; every model takes sides that are multiples of 32."
+                )
         for name in ("calibration_images", "parity_images"):
             if getattr(self, name) < 1:
                 raise ValueError(f"--{name}={getattr(self, name)} is not valid; expected a positive integer.")
@@ -87,26 +100,26 @@ def export(config, verbose=1):
     keras_model = KerasSegmenter(load_keras_model(config.model, float32=True))
     model = keras_model.model
     spec = data.dataset_spec(config.dataset, config.data_dir, **config.dataset_options)
-    if keras_model.num_classes != spec.num_classes:
-        raise ValueError(
-            f"{config.model}: the model predicts {keras_model.num_classes} classes but --dataset={config.dataset} "
-            f"has {spec.num_classes}."
-        )
+    check_classes(keras_model, spec, config.model, f"--dataset={config.dataset}")
     source = data.open_source(config.dataset, config.data_dir, config.split, **config.dataset_options)
     export_dir = pathlib.Path(config.export_dir)
     report = {"model": str(config.model), "dataset": config.dataset, "files": []}
     if config.saved_model:
+        images = _full_size_images(source, config.parity_images, config)
         path = write_saved_model(model, spec, export_dir, config.version, config.serving_resize)
-        images = _full_size_images(source, config.parity_images)
         served = SavedModelSegmenter(path)
-        expected = [segment(keras_model, image[None])[0] for image in images]
+        tiling = Tiling(resize=config.serving_resize)  # what the serving graph does
+        expected = [segment(keras_model, image[None], tiling)[0] for image in images]
         got = [served(image[None])[0] for image in images]
         entry = {"path": str(path), "format": "saved_model", "bytes": _size(path)}
         entry.update(_parity(expected, got, "probability"))
         report["files"].append(entry)
         _say(verbose, entry)
     if config.tflite:
-        images = _resized_images(source, config.input_size, max(config.calibration_images, config.parity_images))
+        count = max(config.calibration_images if "int8" in config.quantize else 0, config.parity_images)
+        images = resized_images(source, config.input_size, count)
+        if not len(images):
+            raise ValueError(_no_images(config))
         parity_images = images[: config.parity_images]
         expected = model.predict_on_batch(parity_images.astype(np.float32))
         export_dir.mkdir(parents=True, exist_ok=True)
@@ -148,14 +161,24 @@ def _parity(expected, got, quantity, masks=False):
     return result
 
 
-def _full_size_images(source, count):
-    return [image for image, _ in source.load().take(count).as_numpy_iterator()]
+def _full_size_images(source, count, config):
+    images = [image for image, _ in source.load().take(count).as_numpy_iterator()]
+    if not images:
+        raise ValueError(_no_images(config))
+    return images
 
 
-def _resized_images(source, size, count):
+def _no_images(config):
+    return f"--split={config.split} of --dataset={config.dataset} has no images to check the export on."
+
+
+def resized_images(source, size, count):
+    """The first `count` images of a `Source` resized to `size` (bilinear), uint8 `[n, height, width, 3]`."""
     batches = make_dataset(source, training=False, batch_size=1, eval_size=size).take(count)
-    images = np.concatenate([images for images, _ in batches.as_numpy_iterator()])
-    return np.clip(np.round(images), 0, 255).astype(np.uint8)
+    images = [images for images, _ in batches.as_numpy_iterator()]
+    if not images:
+        return np.zeros((0, *size, 3), np.uint8)
+    return np.clip(np.round(np.concatenate(images)), 0, 255).astype(np.uint8)
 
 
 def _size(path):

@@ -110,6 +110,9 @@ def _predict_images(segmenter, spec, source, output, config, verbose):
         if not files:
             raise ValueError(f"{source}: no images (.png, .jpg, .jpeg, .bmp, .gif) in this folder.")
         names = [file.relative_to(source).with_suffix("") for file in files]
+        if len(set(names)) < len(names):
+            twins = sorted(str(file) for file in files if names.count(file.relative_to(source).with_suffix("")) > 1)
+            raise ValueError(f"{twins[0]} and {twins[1]} would write the same pictures; rename one of them.")
     else:
         files, names = [source], [pathlib.Path(source.stem)]
     progress = keras.utils.Progbar(len(files), unit_name="image", verbose=verbose)

@@ -41,9 +41,9 @@ class Tiling:
 
     def __post_init__(self):
         if self.resize is not None and self.window is not None:
-            raise ValueError("Give a resize size or a sliding window, not both.")
+            raise ValueError("--resize and --window exclude each other; give one.")
         if not 0 <= self.overlap < 1:
-            raise ValueError(f"overlap={self.overlap} is not valid; expected a fraction in [0, 1).")
+            raise ValueError(f"--overlap={self.overlap} is not valid; expected a fraction in [0, 1).")
 
 
 def load_keras_model(path, float32=False):
@@ -58,7 +58,7 @@ def load_keras_model(path, float32=False):
     try:
         model = keras.saving.load_model(path, compile=False)
     except Exception as error:  # Keras raises many kinds for a bad file; all mean the same here.
-        raise ValueError(f"{path}: not a loadable .keras model ({_first_line(error)}).") from None
+        raise ValueError(f"{path}: not a loadable .keras model ({first_line(error)}).") from None
     return float32_model(model) if float32 else model
 
 
@@ -83,11 +83,12 @@ class SavedModelSegmenter:
     def __init__(self, path):
         try:
             self.signature = tf.saved_model.load(str(path)).signatures["serving_default"]
+            self.num_classes = int(self.signature.structured_outputs["probabilities"].shape[-1])
         except (OSError, ValueError, KeyError, tf.errors.OpError) as error:
             raise ValueError(
-                f"{path}: not a loadable SavedModel with a serving_default signature ({_first_line(error)})."
+                f"{path}: not a SavedModel of python -m fcnseg.export (a serving_default signature with "
+                f"probabilities) ({first_line(error)})."
             ) from None
-        self.num_classes = int(self.signature.structured_outputs["probabilities"].shape[-1])
         self.input_size = None
 
     def __call__(self, images):
@@ -108,7 +109,7 @@ class TFLiteSegmenter:
             self.interpreter = Interpreter(model_path=str(path), num_threads=threads)
             self.interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as error:
-            raise ValueError(f"{path}: not a loadable TFLite model ({_first_line(error)}).") from None
+            raise ValueError(f"{path}: not a loadable TFLite model ({first_line(error)}).") from None
         self.input = self.interpreter.get_input_details()[0]
         self.output = self.interpreter.get_output_details()[0]
         self.input_size = tuple(int(side) for side in self.input["shape"][1:3])
@@ -126,7 +127,8 @@ class TFLiteSegmenter:
         scale, zero_point = self.input["quantization"]
         pixels = np.asarray(image, np.float32)[None]
         if scale:
-            pixels = np.round(pixels / scale + zero_point)
+            limits = np.iinfo(self.input["dtype"])
+            pixels = np.clip(np.round(pixels / scale + zero_point), limits.min, limits.max)
         self.interpreter.set_tensor(self.input["index"], pixels.astype(self.input["dtype"]))
         self.interpreter.invoke()
         output = self.interpreter.get_tensor(self.output["index"])[0]
@@ -140,7 +142,8 @@ def load_segmenter(path):
     """Opens a saved model for `segment`.
 
     Args:
-        path: str. A `.keras` file, a SavedModel folder (or a folder of its numbered
+        path: str. A `.keras` file (run in float32, whatever precision it was trained
+            in, as its exports are), a SavedModel folder (or a folder of its numbered
             versions) or a `.tflite` file.
 
     Returns:
@@ -162,7 +165,7 @@ def load_segmenter(path):
     if path.is_dir():
         segmenter = SavedModelSegmenter(path)
     elif path.suffix == ".keras":
-        segmenter = KerasSegmenter(load_keras_model(str(path)))
+        segmenter = KerasSegmenter(load_keras_model(str(path), float32=True))
     elif path.suffix == ".tflite":
         segmenter = TFLiteSegmenter(path, spec.num_classes if spec else None)
     else:
@@ -210,7 +213,8 @@ def segment(segmenter, images, tiling=Tiling(), batch_size=8):
         if fixed is not None and tuple(tiling.resize) != fixed:
             raise ValueError(f"The model takes {_size(fixed)} images only; it cannot be given {_size(tiling.resize)}.")
         resized = _resize(images, tiling.resize).round().clip(0, 255).astype(np.uint8)
-        return _resize(_padded_run(segmenter, resized, tiling.size_multiple), (height, width))
+        scores = segmenter(resized) if fixed is not None else _padded_run(segmenter, resized, tiling.size_multiple)
+        return _resize(scores, (height, width))
     window = tiling.window or fixed
     if window is None:
         return _padded_run(segmenter, images, tiling.size_multiple)
@@ -284,5 +288,6 @@ def _size(size):
     return f"{size[0]}x{size[1]}"
 
 
-def _first_line(error):
+def first_line(error):
+    """The first line of an error's message (or its type's name), for one-line errors."""
     return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__

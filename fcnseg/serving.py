@@ -26,6 +26,7 @@ from fcnseg.exportable import exportable
 
 LABELS_FILE = "labels.txt"
 SIGNATURES = ("serving_default", "serving_bytes")
+SIZE_MULTIPLE = 32  # every model's total downsampling divides it
 
 
 class SegmentationServing(tf.Module):
@@ -36,18 +37,16 @@ class SegmentationServing(tf.Module):
         spec: DatasetSpec. Its class names and colours become assets.
         assets_dir: str. A folder to write the asset files to before saving.
         resize: (height, width) or None. Resize images to this size for the model;
-            None pads them to a multiple of `size_multiple`.
-        size_multiple: int.
+            None pads them to a multiple of 32.
     """
 
-    def __init__(self, model, spec, assets_dir, resize=None, size_multiple=32):
+    def __init__(self, model, spec, assets_dir, resize=None):
         super().__init__()
         self.model = exportable(model)
         # The weights' own tf.Variables, tracked here so that the SavedModel restores them in
         # TF1-style loaders (TF Serving, saved_model_cli run) too, not only in TF2's.
         self.model_weights = [weight.value for weight in self.model.weights]
         self.resize = None if resize is None else tuple(resize)
-        self.size_multiple = size_multiple
         assets = pathlib.Path(assets_dir)
         (assets / LABELS_FILE).write_text("".join(f"{name}\n" for name in spec.class_names))
         (assets / CLASSES_FILE).write_text(spec.to_json())
@@ -64,7 +63,7 @@ class SegmentationServing(tf.Module):
         height, width = tf.shape(images)[1], tf.shape(images)[2]
         pixels = tf.cast(images, tf.float32)
         if self.resize is None:
-            paddings = [[0, 0], [0, -height % self.size_multiple], [0, -width % self.size_multiple], [0, 0]]
+            paddings = [[0, 0], [0, -height % SIZE_MULTIPLE], [0, -width % SIZE_MULTIPLE], [0, 0]]
             logits = self.model(tf.pad(pixels, paddings), training=False)[:, :height, :width]
         else:
             logits = self.model(tf.image.resize(pixels, self.resize, "bilinear"), training=False)

@@ -22,6 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 from fcnseg.exportable import exportable
+from fcnseg.segmenter import first_line
 
 QUANTIZATIONS = ("float32", "float16", "dynamic", "int8")
 
@@ -72,7 +73,7 @@ def convert(model, input_size, quantize="float32", argmax=False, delegate_friend
     try:
         return converter.convert()
     except Exception as error:  # the converter raises its own ConverterError, among others
-        raise ValueError(f"TFLite conversion failed: {str(error).strip().splitlines()[0]}") from None
+        raise ValueError(f"TFLite conversion failed: {first_line(error)}") from None
 
 
 def operators(content):

@@ -132,9 +132,12 @@ def test_bad_input_is_named(tmp_path, model):
     (tmp_path / "bad" / "broken.png").write_bytes(b"\x89PNG not really")
     (tmp_path / "broken.mp4").write_bytes(b"\x00" * 100)
     write_png(tmp_path / "one.png", np.zeros((8, 8, 3), np.uint8))
+    write_png(tmp_path / "twins" / "a.png", np.zeros((8, 8, 3), np.uint8))
+    write_png(tmp_path / "twins" / "a.bmp", np.zeros((8, 8, 3), np.uint8))
     bare_model = save(nearest_color_model(COLORS), tmp_path / "bare.keras")
     cases = [
         (dict(input=str(tmp_path / "empty")), "empty: no images"),
+        (dict(input=str(tmp_path / "twins")), "a.bmp and .*a.png would write the same pictures"),
         (dict(input=str(tmp_path / "bad")), "broken.png: not a readable image"),
         (dict(input=str(tmp_path / "broken.mp4")), "broken.mp4: not a readable video"),
         (dict(input=str(tmp_path / "nothing.png")), "nothing.png: input not found"),

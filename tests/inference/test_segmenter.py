@@ -51,6 +51,17 @@ def test_resizing_returns_probabilities_at_the_image_size(any_size, fixed_size):
         assert (masks[:, :20] == 3).all() and (masks[:, 30:] == 8).all()
 
 
+def test_resizing_feeds_a_fixed_size_model_its_size(tmp_path):
+    odd = load_segmenter(save(nearest_color_model(COLORS, input_shape=(36, 50, 3)), tmp_path / "odd.keras"))
+    classes = np.random.default_rng(3).integers(0, len(COLORS), (1, 36, 50))
+    images = np.asarray(COLORS, np.uint8)[classes]  # palette colours: no near ties between classes
+    bigger = np.repeat(np.repeat(images, 2, axis=1), 2, axis=2)  # 72x100, every pixel doubled
+    masks = segment(odd, bigger, Tiling(resize=(36, 50))).argmax(-1)
+    assert masks.shape == (1, 72, 100)
+    # Resizing back puts 9/16 of each doubled pixel's weight on its own class.
+    np.testing.assert_array_equal(masks[:, 1:-1:2, 1:-1:2], classes[:, :-1, :-1])
+
+
 def test_sizes_the_model_cannot_take_are_refused(any_size, fixed_size):
     images = _images(40, 40, count=1)
     with pytest.raises(ValueError, match="window 40x40 must be a multiple of 32"):
@@ -59,5 +70,5 @@ def test_sizes_the_model_cannot_take_are_refused(any_size, fixed_size):
         segment(fixed_size, images, Tiling(window=(64, 64)))
     with pytest.raises(ValueError, match="takes 32x32 images only; it cannot be given 64x64"):
         segment(fixed_size, images, Tiling(resize=(64, 64)))
-    with pytest.raises(ValueError, match="not both"):
+    with pytest.raises(ValueError, match="--resize and --window exclude each other"):
         Tiling(resize=(32, 32), window=(32, 32))
