@@ -12,6 +12,8 @@ centres), which the TFLite delegates that reject half-pixel centres accept.
 import keras
 import tensorflow as tf
 
+from fcnseg.models.layers import all_layers
+
 
 class RuntimeBilinearUpsampling(keras.layers.Layer):
     """Bilinear upsampling by an integer factor whose output size is read at run time.
@@ -56,7 +58,7 @@ def exportable(model, delegate_friendly=False):
     model = float32_model(model)
     upsamplings = [
         layer
-        for layer in _all_layers(model)
+        for layer in all_layers(model)
         if isinstance(layer, keras.layers.UpSampling2D) and layer.interpolation == "bilinear"
     ]
     if not upsamplings:
@@ -72,7 +74,7 @@ def exportable(model, delegate_friendly=False):
 
 def float32_model(model):
     """The model rebuilt to compute in float32 with the same weights, or itself if it already does."""
-    if all(layer.dtype_policy.name == "float32" for layer in _all_layers(model)):
+    if all(layer.dtype_policy.name == "float32" for layer in all_layers(model)):
         return model
     rebuilt = model.__class__.from_config(_float32_config(model.get_config()))
     rebuilt.set_weights(model.get_weights())
@@ -87,10 +89,3 @@ def _float32_config(config):
     if isinstance(config, list):
         return [_float32_config(value) for value in config]
     return config
-
-
-def _all_layers(model):
-    for layer in model.layers:
-        yield layer
-        if isinstance(layer, keras.Model):
-            yield from _all_layers(layer)

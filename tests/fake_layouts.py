@@ -69,7 +69,9 @@ def make_cityscapes_pairs(root, rng, split="train", count=2, quality=75):
         photo = random_image(rng, 256, 256)
         path = root / split / f"{index + 1}.jpg"
         path.parent.mkdir(parents=True, exist_ok=True)
-        assert cv2.imwrite(str(path), np.concatenate([photo, drawn], axis=1)[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality])
+        assert cv2.imwrite(
+            str(path), np.concatenate([photo, drawn], axis=1)[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality]
+        )
         written.append((path, train_ids))
     return written
 
@@ -110,3 +112,27 @@ def make_folder(root, rng, classes, colors, mask_format="index", split="train", 
         write_png(root / split / "masks" / f"frame_{index}.png", mask)
         written.append((image, labels))
     return written
+
+
+def write_video(path, frames, fps, codec="mp4v"):
+    """Writes RGB uint8 frames `[n, H, W, 3]` as a video with OpenCV."""
+    height, width = frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*codec), fps, (width, height))
+    assert writer.isOpened(), path
+    for frame in frames:
+        writer.write(np.ascontiguousarray(frame[..., ::-1]))
+    writer.release()
+
+
+def read_video(path):
+    """Every frame of a video as RGB (`[n, H, W, 3]`), and its frame rate."""
+    capture = cv2.VideoCapture(str(path))
+    frames = []
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        frames.append(frame[..., ::-1])
+    fps = capture.get(cv2.CAP_PROP_FPS)
+    capture.release()
+    return np.array(frames), fps

@@ -159,3 +159,11 @@ def conv_bn_relu(x, filters, kernel_size, name, dilation_rate=1):
     )(x)
     x = layers.BatchNormalization(name=f"{name}_bn")(x)
     return layers.Activation("relu", name=f"{name}_relu")(x)
+
+
+def all_layers(model):
+    """Every layer of a model, and of the models nested in it (such as its encoder), depth first."""
+    for layer in model.layers:
+        yield layer
+        if isinstance(layer, keras.Model):
+            yield from all_layers(layer)

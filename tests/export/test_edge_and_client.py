@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from fake_layouts import write_png
+from fake_layouts import read_video, write_png, write_video
 from fcnseg.data import camvid
 from fcnseg.overlay import overlay
 from fcnseg.serving import write_saved_model
@@ -65,22 +65,12 @@ def test_edge_predict_draws_the_known_mask_without_tensorflow(tmp_path, edge_mod
 
 def test_edge_predict_keeps_every_frame_and_the_frame_size(tmp_path, edge_model):
     frames = np.random.default_rng(1).integers(0, 256, (5, 50, 70, 3), dtype=np.uint8)
-    writer = cv2.VideoWriter(str(tmp_path / "drive.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 10, (70, 50))
-    for frame in frames:
-        writer.write(np.ascontiguousarray(frame[..., ::-1]))
-    writer.release()
+    write_video(tmp_path / "drive.avi", frames, fps=10, codec="MJPG")
     result = _edge_predict("--model", edge_model, "--input", tmp_path / "drive.avi", "--output", tmp_path / "out.avi")
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.startswith("5 frame(s)")
-    capture = cv2.VideoCapture(str(tmp_path / "out.avi"))
-    count = 0
-    while True:
-        ok, frame = capture.read()
-        if not ok:
-            break
-        assert frame.shape == (50, 70, 3)
-        count += 1
-    assert count == 5 and capture.get(cv2.CAP_PROP_FPS) == pytest.approx(10)
+    written, fps = read_video(tmp_path / "out.avi")
+    assert written.shape == (5, 50, 70, 3) and fps == pytest.approx(10)
 
 
 def test_edge_predict_fails_in_one_line(tmp_path, edge_model):

@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
-from fake_layouts import write_png
+from fake_layouts import read_video, write_png, write_video
 from fcnseg import data
 from fcnseg.data import camvid
 from fcnseg.overlay import colorize, overlay
@@ -82,27 +82,6 @@ def test_one_image_to_jpeg_with_a_dataset_palette(tmp_path, model):
     assert picture.shape == (40, 60, 3) and np.abs(picture.astype(int) - COLORS[3]).max() <= 3
 
 
-def _write_video(path, frames, fps):
-    height, width = frames[0].shape[:2]
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
-    for frame in frames:
-        writer.write(np.ascontiguousarray(frame[..., ::-1]))
-    writer.release()
-
-
-def _read_video(path):
-    capture = cv2.VideoCapture(str(path))
-    frames = []
-    while True:
-        ok, frame = capture.read()
-        if not ok:
-            break
-        frames.append(frame[..., ::-1])
-    fps = capture.get(cv2.CAP_PROP_FPS)
-    capture.release()
-    return np.array(frames), fps
-
-
 def test_a_video_gives_every_frame_at_the_same_rate_and_size(tmp_path, model):
     rng = np.random.default_rng(1)
     # Large blocks of palette colours survive the lossy codec with their nearest colour intact.
@@ -110,19 +89,19 @@ def test_a_video_gives_every_frame_at_the_same_rate_and_size(tmp_path, model):
         np.asarray(COLORS, np.uint8)[np.kron(rng.integers(0, 11, (3, 5)), np.ones((16, 16), int))][:46, :70]
         for _ in range(9)
     ]
-    _write_video(tmp_path / "drive.mp4", frames, fps=12.5)
-    decoded, _ = _read_video(tmp_path / "drive.mp4")
+    write_video(tmp_path / "drive.mp4", frames, fps=12.5)
+    decoded, _ = read_video(tmp_path / "drive.mp4")
     config = PredictConfig(
         model, str(tmp_path / "drive.mp4"), str(tmp_path / "out"), views=("overlay", "side_by_side"), batch_size=4
     )
     result = run_prediction(config, verbose=0)
 
     assert result["kind"] == "video" and result["count"] == 9
-    overlays, fps = _read_video(tmp_path / "out" / "drive_overlay.mp4")
+    overlays, fps = read_video(tmp_path / "out" / "drive_overlay.mp4")
     assert overlays.shape == (9, 46, 70, 3) and fps == pytest.approx(12.5)
     expected = overlay(decoded, nearest_color(decoded, COLORS), COLORS, 0.5)
     assert np.abs(overlays.astype(int) - expected).mean() < 4
-    both, _ = _read_video(tmp_path / "out" / "drive_side_by_side.mp4")
+    both, _ = read_video(tmp_path / "out" / "drive_side_by_side.mp4")
     assert both.shape == (9, 46, 140, 3)
 
 

@@ -7,18 +7,12 @@ import tensorflow as tf
 
 import fcnseg
 from fcnseg.models import model_options
+from fcnseg.models.layers import all_layers
 from model_cases import CASES, NUM_CLASSES, shared_model
 
 
 def _images(batch, height, width, seed=0):
     return np.random.default_rng(seed).uniform(0, 255, (batch, height, width, 3)).astype("float32")
-
-
-def _all_layers(model):
-    for layer in model.layers:
-        yield layer
-        if isinstance(layer, keras.Model):
-            yield from _all_layers(layer)
 
 
 @pytest.mark.parametrize("name, options", CASES)
@@ -57,7 +51,9 @@ def test_keras_file_round_trip_gives_identical_outputs(name, options, tmp_path):
 
 @pytest.mark.parametrize("name, options", CASES)
 def test_has_no_lambda_layers(name, options):
-    lambdas = [layer.name for layer in _all_layers(shared_model(name, options)) if isinstance(layer, keras.layers.Lambda)]
+    lambdas = [
+        layer.name for layer in all_layers(shared_model(name, options)) if isinstance(layer, keras.layers.Lambda)
+    ]
     assert lambdas == []
 
 
@@ -87,7 +83,7 @@ def test_mixed_precision_keeps_float32_logits(name, options):
         model = fcnseg.build_model(name, NUM_CLASSES, **options)
     finally:
         keras.mixed_precision.set_global_policy("float32")
-    compute_dtypes = {layer.compute_dtype for layer in _all_layers(model) if isinstance(layer, keras.layers.Conv2D)}
+    compute_dtypes = {layer.compute_dtype for layer in all_layers(model) if isinstance(layer, keras.layers.Conv2D)}
     assert compute_dtypes == {"bfloat16"}
     logits = model(_images(2, 64, 64))
     assert logits.dtype == tf.float32
