@@ -13,7 +13,7 @@ process. int8 is calibrated on --calibration_images CamVid train frames resized 
 input size (synthetic scenes without --data_dir); the timed image is a CamVid val frame.
 
 Accuracy (--camvid_model): the trained model exported in each precision at the input
-size, and every file scored on CamVid val by `fcnseg.evaluate_lib` as
+size, and every file scored on CamVid val by `fcnseg.inference.evaluate` as
 `python -m fcnseg.evaluate` scores it (TFLite files slide a window of their size over the
 360x480 frames; the Keras model sees the frame padded to 384x480).
 """
@@ -26,18 +26,18 @@ import sys
 import tempfile
 import time
 
-from absl import app, flags, logging
 import keras
 import numpy as np
 import tensorflow as tf
+from absl import app, flags, logging
+from machine import cpu_model
 
 import fcnseg
 from fcnseg import data
-from fcnseg.evaluate_lib import EvalConfig, evaluate
-from fcnseg.export_lib import resized_images
-from fcnseg.segmenter import TFLiteSegmenter, load_keras_model
-from fcnseg.tflite import QUANTIZATIONS, convert
-from machine import cpu_model
+from fcnseg.deploy.exporter import resized_images
+from fcnseg.deploy.tflite import QUANTIZATIONS, convert
+from fcnseg.inference.evaluation import EvalConfig, evaluate
+from fcnseg.inference.segmenter import TFLiteSegmenter, load_keras_model
 
 NUM_CLASSES = 11  # CamVid's classes
 
@@ -83,7 +83,7 @@ def time_model(name, size, image, calibration, folder):
     for quantize in FLAGS.quantize:
         path = folder / f"{name}_{quantize}.tflite"
         path.write_bytes(convert(model, size, quantize, calibration_images=calibration))
-        runner = TFLiteSegmenter(path, NUM_CLASSES, FLAGS.threads)
+        runner = TFLiteSegmenter(path, threads=FLAGS.threads)
         rows.append(
             (quantize, path.stat().st_size / 1e6, median_ms(lambda: runner.run(image), FLAGS.runs, FLAGS.warmup))
         )

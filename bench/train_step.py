@@ -8,7 +8,7 @@ one run times training images per second at --height x --width, batch --batch_si
   modes          float32; mixed_bfloat16 (`keras.config.set_dtype_policy` before the
                  model is built, restored after); jit_compile (float32, the train step
                  compiled with XLA);
-  pipeline       the model compiled as `fcnseg.train_lib` compiles it (SegmentationLoss,
+  pipeline       the model compiled as `fcnseg.training.run` compiles it (SegmentationLoss,
                  mean IoU and pixel accuracy, SGD at 0.01 with momentum 0.9) and fed by
                  `make_dataset(training=True, cache=True).repeat()` of the synthetic train
                  split drawn at the training size, with the callbacks every run has
@@ -37,17 +37,17 @@ import shlex
 import sys
 import time
 
-from absl import app, flags, logging
 import keras
 import tensorflow as tf
+from absl import app, flags, logging
+from machine import cpu_model
 
 import fcnseg
 from fcnseg import data, metrics
-from fcnseg.callbacks import ImagesPerSecond, StopOnNonFiniteLoss
 from fcnseg.data.pipeline import make_dataset
-from fcnseg.losses import SegmentationLoss
-from fcnseg.optimizers import make_optimizer
-from machine import cpu_model
+from fcnseg.training.callbacks import ImagesPerSecond, StopOnNonFiniteLoss
+from fcnseg.training.losses import SegmentationLoss
+from fcnseg.training.optimizers import make_optimizer
 
 MODES = ("float32", "mixed_bfloat16", "jit_compile")
 NUM_CLASSES = 8  # the synthetic dataset's classes
@@ -73,7 +73,7 @@ def pipeline_dataset(height, width, batch_size):
 
 
 def build_and_compile(name, height, width, jit_compile):
-    """The model compiled as `fcnseg.train_lib` compiles it for a run."""
+    """The model compiled as `fcnseg.training.run` compiles it for a run."""
     model = fcnseg.build_model(name, NUM_CLASSES, (height, width, 3), encoder_weights=None)
     model.compile(
         optimizer=make_optimizer("sgd", 0.01),

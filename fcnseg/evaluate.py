@@ -6,23 +6,20 @@
 Prints the per-class IoU, precision and recall, mean IoU, frequency-weighted IoU and pixel
 accuracy, and writes them to <output_dir>/metrics.json with the confusion matrix
 (confusion.npy, confusion.png). Images are scored at full resolution (padded to a
-multiple of 32 and cropped back) unless --resize or --window says otherwise.
+multiple of 32 and cropped back) unless --resize or --window says otherwise. Without
+--dataset, the dataset is that of the training run the model comes from (its
+run_config.json), with any dataset flag given here replacing the run's.
 """
 
 from absl import app, flags
 
-from fcnseg.common_flags import (
-    dataset_options,
-    define_dataset_flags,
-    define_tiling_flags,
-    one_line_errors,
-    start,
-    tiling_from_flags,
-)
-from fcnseg.evaluate_lib import EvalConfig, evaluate
+from fcnseg.cli import define_tiling_flags, one_line_errors, start, tiling_from_flags
+from fcnseg.cli.dataset_flags import dataset_from_flags, define_dataset_flags
+from fcnseg.cli.train_flags import run_config
+from fcnseg.inference.evaluation import EvalConfig, evaluate
 from fcnseg.metrics import format_scores
 
-define_dataset_flags(split="val")
+define_dataset_flags(split="val", dataset=None)
 flags.DEFINE_string("model", None, "The model: a .keras file, a SavedModel folder or a .tflite file.", required=True)
 flags.DEFINE_string("output_dir", None, "Folder for metrics.json, confusion.npy and confusion.png.")
 flags.DEFINE_integer("batch_size", 4, "Images (or sliding windows) run through the model at a time.")
@@ -37,13 +34,15 @@ FLAGS = flags.FLAGS
 
 
 def config_from_flags(values):
-    """The `EvalConfig` of parsed flags; raises ValueError naming the flag at fault."""
+    """The `EvalConfig` of parsed flags, with the dataset of the model's training run unless
+    --dataset is given; raises ValueError naming the flag at fault."""
+    dataset = dataset_from_flags(values, run=None if values.dataset else run_config(values.model))
     return EvalConfig(
         model=values.model,
-        dataset=values.dataset,
-        data_dir=values.data_dir,
+        dataset=dataset.name,
+        data_dir=dataset.data_dir,
         split=values.split,
-        dataset_options=dataset_options(values),
+        dataset_options=dataset.options,
         output_dir=values.output_dir,
         batch_size=values.batch_size,
         tiling=tiling_from_flags(values),

@@ -12,15 +12,9 @@ cut into overlapping windows with --window.
 from absl import app, flags
 
 from fcnseg import data
-from fcnseg.common_flags import (
-    dataset_options,
-    define_dataset_flags,
-    define_tiling_flags,
-    one_line_errors,
-    start,
-    tiling_from_flags,
-)
-from fcnseg.predict_lib import IMAGE_FORMATS, VIEWS, PredictConfig, predict
+from fcnseg.cli import define_tiling_flags, one_line_errors, start, tiling_from_flags
+from fcnseg.cli.dataset_flags import dataset_from_flags, define_dataset_flags
+from fcnseg.inference.prediction import IMAGE_FORMATS, VIEWS, PredictConfig, predict
 
 define_dataset_flags(dataset=None, reads_data=False)
 define_tiling_flags()
@@ -39,7 +33,8 @@ def config_from_flags(values):
     """The `PredictConfig` of parsed flags; raises ValueError naming the flag at fault."""
     spec = None
     if values.dataset is not None:
-        spec = data.dataset_spec(values.dataset, values.data_dir, **dataset_options(values))
+        dataset = dataset_from_flags(values)
+        spec = data.dataset_spec(dataset.name, dataset.data_dir, **dataset.options)
     return PredictConfig(
         model=values.model,
         input=values.input,

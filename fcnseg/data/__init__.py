@@ -8,7 +8,6 @@ a `Source`. TFDS datasets are reached as `tfds:<name>`.
 import inspect
 
 from fcnseg.data import camvid, cityscapes, cityscapes_pairs, folder, kitti_road, synthetic, tfds_source, tfrecord
-from fcnseg.data.decode import error_line
 from fcnseg.data.pipeline import Augmentation, class_frequencies, make_dataset, median_frequency_weights
 from fcnseg.data.source import Source
 from fcnseg.data.specs import IGNORE_LABEL, DatasetSpec
@@ -31,9 +30,8 @@ __all__ = [
     "DatasetSpec",
     "Source",
     "class_frequencies",
-    "dataset_options",
+    "dataset_option_names",
     "dataset_spec",
-    "error_line",
     "list_datasets",
     "load",
     "make_dataset",
@@ -47,7 +45,7 @@ def list_datasets():
     return list(DATASETS)
 
 
-def dataset_options(name):
+def dataset_option_names(name):
     """The keyword options the dataset `name` takes."""
     reader, _ = _reader(name)
     parameters = inspect.signature(reader.source).parameters.values()
@@ -61,7 +59,7 @@ def open_source(name, data_dir=None, split="train", **options):
         name: str. One of `list_datasets()`, or `tfds:<name>`.
         data_dir: str or None. The dataset's folder, as published.
         split: str. The split, e.g. "train", "val".
-        **options: The dataset's own options, listed by `dataset_options(name)`.
+        **options: The dataset's own options, listed by `dataset_option_names(name)`.
     """
     reader, options = _reader_and_options(name, options)
     return reader.source(None if data_dir in (None, "") else str(data_dir), split, **options)
@@ -71,7 +69,9 @@ def dataset_spec(name, data_dir=None, **options):
     """The `DatasetSpec` (classes, colours) of a dataset with these options."""
     reader, options = _reader_and_options(name, options)
     accepted = inspect.signature(reader.spec).parameters
-    return reader.spec(None if data_dir in (None, "") else str(data_dir), **{k: v for k, v in options.items() if k in accepted})
+    return reader.spec(
+        None if data_dir in (None, "") else str(data_dir), **{k: v for k, v in options.items() if k in accepted}
+    )
 
 
 def load(name, data_dir=None, split="train", **options):
@@ -86,7 +86,7 @@ def load(name, data_dir=None, split="train", **options):
 
 def _reader(name):
     if isinstance(name, str) and name.startswith(TFDS_PREFIX):
-        return tfds_source, {"tfds_name": name[len(TFDS_PREFIX):]}
+        return tfds_source, {"tfds_name": name[len(TFDS_PREFIX) :]}
     if name not in DATASETS:
         raise ValueError(f"Unknown dataset {name!r}; valid datasets: {', '.join(DATASETS)}, or tfds:<name>.")
     return DATASETS[name], {}
@@ -94,8 +94,8 @@ def _reader(name):
 
 def _reader_and_options(name, options):
     reader, fixed = _reader(name)
-    unknown = sorted(set(options) - set(dataset_options(name)))
+    unknown = sorted(set(options) - set(dataset_option_names(name)))
     if unknown:
-        valid = ", ".join(dataset_options(name)) or "none"
+        valid = ", ".join(dataset_option_names(name)) or "none"
         raise ValueError(f"Unknown option(s) {', '.join(unknown)} for dataset {name!r}; valid options: {valid}.")
     return reader, {**options, **fixed}

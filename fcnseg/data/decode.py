@@ -4,10 +4,8 @@ TensorFlow's decoders fail with messages that do not say which file was bad, so 
 file is checked before it is decoded (empty, not an image, cut short) and every pair
 after (sizes differ, label values out of range). A failed check raises
 `tf.errors.InvalidArgumentError` whose message holds one line naming the file;
-`error_line` extracts it.
+`fcnseg.errors.error_line` extracts it.
 """
-
-import re
 
 import tensorflow as tf
 
@@ -16,14 +14,6 @@ from fcnseg.data.specs import IGNORE_LABEL
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _JPEG_SIGNATURE = b"\xff\xd8"
 _OTHER_SIGNATURES = (b"BM", b"GIF8")  # BMP and GIF: no end marker to check
-_ASSERTION = re.compile(r"assertion failed: \[(.*?)\]\s*(?:\n|\[\[|$)", re.DOTALL)
-
-
-def error_line(error):
-    """The one-line message of a data error raised while iterating a dataset."""
-    message = getattr(error, "message", None) or str(error)
-    match = _ASSERTION.search(message)
-    return match.group(1) if match else message.strip().splitlines()[0]
 
 
 def fail_if(condition, *message_parts):
@@ -54,7 +44,9 @@ def read_encoded(path):
             ": not a PNG, JPEG, BMP or GIF image",
         ),
         fail_if(is_png & tf.logical_not(png_complete), path, ": the PNG file is cut short (no IEND chunk at its end)"),
-        fail_if(is_jpeg & tf.logical_not(_jpeg_complete(data, size)), path, ": the JPEG file is cut short (no end marker)"),
+        fail_if(
+            is_jpeg & tf.logical_not(_jpeg_complete(data, size)), path, ": the JPEG file is cut short (no end marker)"
+        ),
     ]
     with tf.control_dependencies(checks):
         return tf.identity(data)
@@ -101,9 +93,7 @@ def map_label_values(raw, table, label_path, valid_values):
     in_table = tf.logical_and(raw >= 0, raw < len(table))
     mapped = tf.where(in_table, tf.gather(tf.constant(table, tf.int32), tf.clip_by_value(raw, 0, len(table) - 1)), -1)
     invalid = mapped < 0
-    first_invalid = tf.cond(
-        tf.reduce_any(invalid), lambda: tf.boolean_mask(raw, invalid)[0], lambda: tf.constant(-1)
-    )
+    first_invalid = tf.cond(tf.reduce_any(invalid), lambda: tf.boolean_mask(raw, invalid)[0], lambda: tf.constant(-1))
     check = fail_if(
         tf.reduce_any(invalid), label_path, ": label value ", first_invalid, f" is not valid; expected {valid_values}"
     )

@@ -8,6 +8,7 @@ or resize/pad (evaluation) in parallel, batch and prefetch.
 import numpy as np
 import tensorflow as tf
 
+from fcnseg.conventions import SIZE_MULTIPLE, check_size
 from fcnseg.data.augment import Augmentation, augment
 from fcnseg.data.specs import IGNORE_LABEL
 
@@ -27,7 +28,7 @@ def make_dataset(
     seed=None,
     deterministic=None,
     input_context=None,
-    size_multiple=32,
+    size_multiple=SIZE_MULTIPLE,
 ):
     """Batches of a `Source` for training or evaluation.
 
@@ -58,9 +59,9 @@ def make_dataset(
     if training:
         if crop_size is None:
             raise ValueError("make_dataset(training=True) needs crop_size, the (height, width) of training crops.")
-        crop_size = _check_pair("crop_size", crop_size)
+        crop_size = check_size("crop_size", crop_size)
     if eval_size is not None:
-        eval_size = _check_pair("eval_size", eval_size)
+        eval_size = check_size("eval_size", eval_size)
     elements = source.elements
     if input_context is not None and input_context.num_input_pipelines > 1:
         elements = elements.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
@@ -90,21 +91,15 @@ def make_dataset(
     if input_context is not None:
         options.experimental_distribute.auto_shard_policy = _DISTRIBUTE.OFF
     else:
-        options.experimental_distribute.auto_shard_policy = _DISTRIBUTE.FILE if source.files_sharded else _DISTRIBUTE.DATA
+        options.experimental_distribute.auto_shard_policy = (
+            _DISTRIBUTE.FILE if source.files_sharded else _DISTRIBUTE.DATA
+        )
     return dataset.with_options(options).prefetch(tf.data.AUTOTUNE)
 
 
 def _check_size(name, value):
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"{name}={value!r} is not valid; expected a positive integer.")
-
-
-def _check_pair(name, pair):
-    if len(pair) != 2:
-        raise ValueError(f"{name}={pair!r} is not valid; expected (height, width).")
-    for value in pair:
-        _check_size(name, value)
-    return tuple(int(value) for value in pair)
 
 
 def _cardinality_or(dataset, default):

@@ -12,8 +12,8 @@ from typing import Callable, Optional
 
 import tensorflow as tf
 
-from fcnseg.data.decode import error_line
 from fcnseg.data.specs import DatasetSpec
+from fcnseg.errors import error_line
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 logger = logging.getLogger("fcnseg.data")
@@ -119,7 +119,9 @@ def _drop_bad_pairs(pairs, decode_pair, description):
     if not bad:
         return pairs
     if len(bad) == len(pairs):
-        raise ValueError(f"{description}: every one of the {len(pairs)} files is bad, e.g. {_reason(pairs[bad[0]], decode_pair)}")
+        raise ValueError(
+            f"{description}: every one of the {len(pairs)} files is bad, e.g. {_reason(pairs[bad[0]], decode_pair)}"
+        )
     logger.warning(
         "%s: skipped %d of %d image/label pairs with bad files; the first: %s",
         description,

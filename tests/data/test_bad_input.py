@@ -6,16 +6,17 @@ import cv2
 import numpy as np
 import pytest
 import tensorflow as tf
+from fake_layouts import make_camvid, make_cityscapes, make_folder, make_kitti_road, write_png
 
 from fcnseg import data
-from fake_layouts import make_camvid, make_cityscapes, make_folder, make_kitti_road, write_png
+from fcnseg.errors import error_line
 
 
 def _first_error(dataset):
     with pytest.raises(tf.errors.InvalidArgumentError) as error:
         for _ in dataset:
             pass
-    line = data.error_line(error.value)
+    line = error_line(error.value)
     assert "\n" not in line
     return line
 
@@ -31,7 +32,10 @@ def camvid(tmp_path):
     [
         (lambda path: path.write_bytes(b""), "the file is empty"),
         (lambda path: path.write_bytes(b"<html>not found</html>"), "not a PNG, JPEG, BMP or GIF image"),
-        (lambda path: path.write_bytes(path.read_bytes()[:-40]), "the PNG file is cut short (no IEND chunk at its end)"),
+        (
+            lambda path: path.write_bytes(path.read_bytes()[:-40]),
+            "the PNG file is cut short (no IEND chunk at its end)",
+        ),
     ],
     ids=["empty", "not-an-image", "truncated"],
 )
@@ -65,7 +69,9 @@ def test_size_mismatch_names_both_files(camvid):
     label = camvid / "trainannot" / "0001TP_000003.png"
     write_png(label, np.zeros((30, 48), np.uint8))
     image = camvid / "train" / "0001TP_000003.png"
-    assert _first_error(data.load("camvid", camvid, "train")) == f"{label}: label is 48x30 but its image {image} is 48x32"
+    assert (
+        _first_error(data.load("camvid", camvid, "train")) == f"{label}: label is 48x30 but its image {image} is 48x32"
+    )
 
 
 def test_cityscapes_label_id_out_of_range(tmp_path):
@@ -88,7 +94,9 @@ def test_kitti_colour_outside_the_ground_truth_colours(tmp_path):
 
 def test_missing_label_names_the_image_and_the_expected_label(camvid):
     (camvid / "trainannot" / "0001TP_000001.png").unlink()
-    with pytest.raises(FileNotFoundError, match=r"0001TP_000001.png: image has no label; expected .*trainannot/0001TP_000001.png"):
+    with pytest.raises(
+        FileNotFoundError, match=r"0001TP_000001.png: image has no label; expected .*trainannot/0001TP_000001.png"
+    ):
         data.load("camvid", camvid, "train")
 
 
@@ -110,7 +118,9 @@ def test_unknown_dataset_split_and_option():
         data.load("mapillary")
     with pytest.raises(ValueError, match="Dataset 'synthetic' has no split 'dev'; valid splits: train, val, test"):
         data.load("synthetic", split="dev")
-    with pytest.raises(ValueError, match="Unknown option.* grouping for dataset 'camvid'; valid options: skip_bad_files"):
+    with pytest.raises(
+        ValueError, match="Unknown option.* grouping for dataset 'camvid'; valid options: skip_bad_files"
+    ):
         data.load("camvid", "x", grouping="4class")
 
 

@@ -10,15 +10,17 @@ import types
 import cv2
 import numpy as np
 import pytest
+from absl import flags
 from cityscapesscripts.evaluation import evalPixelLevelSemanticLabeling as cityscapes_evaluation
 from fake_layouts import make_camvid, make_cityscapes
 from known_models import nearest_color, nearest_color_model, save
 
 from fcnseg import data
-from fcnseg.common_flags import dataset_options, tiling_from_flags
+from fcnseg.cli import tiling_from_flags
+from fcnseg.cli.dataset_flags import dataset_from_flags, define_dataset_flags
 from fcnseg.data import camvid
-from fcnseg.evaluate_lib import EvalConfig
-from fcnseg.evaluate_lib import evaluate as run_evaluation
+from fcnseg.inference.evaluation import EvalConfig
+from fcnseg.inference.evaluation import evaluate as run_evaluation
 
 
 def _scores_by_hand(pairs, colors):
@@ -94,9 +96,14 @@ def test_mean_iou_equals_the_cityscapes_evaluator(tmp_path):
 
 
 def _flag_values(**values):
-    defaults = dict(resize=[], window=[], overlap=0.25, dataset="camvid", dataset_option=[], grouping=None)
-    defaults.update(road_or_lane=None, skip_bad_files=False)
-    return types.SimpleNamespace(**{**defaults, **values})
+    return types.SimpleNamespace(**{**dict(resize=[], window=[], overlap=0.25), **values})
+
+
+def _dataset_flags(*argv):
+    values = flags.FlagValues()
+    define_dataset_flags(flag_values=values)
+    values(["evaluate", *argv])
+    return values
 
 
 @pytest.mark.parametrize(
@@ -115,7 +122,7 @@ def test_bad_tiling_flags_name_the_flag(values, message):
 
 def test_bad_settings_name_the_flag():
     with pytest.raises(ValueError, match="--grouping does not apply to --dataset=camvid"):
-        dataset_options(_flag_values(grouping="4class"))
+        dataset_from_flags(_dataset_flags("--dataset=camvid", "--grouping=4class"))
     with pytest.raises(ValueError, match="--cityscapes_label_ids needs --dataset=cityscapes"):
         EvalConfig("m.keras", "camvid", output_dir="x", cityscapes_label_ids=True)
     with pytest.raises(ValueError, match="--cityscapes_label_ids needs --output_dir"):

@@ -6,14 +6,14 @@ import sys
 import cv2
 import numpy as np
 import pytest
-
 from fake_layouts import read_video, write_png, write_video
+from known_models import nearest_color, nearest_color_model, save
+
 from fcnseg import data
 from fcnseg.data import camvid
+from fcnseg.inference.prediction import PredictConfig
+from fcnseg.inference.prediction import predict as run_prediction
 from fcnseg.overlay import colorize, overlay
-from fcnseg.predict_lib import PredictConfig
-from fcnseg.predict_lib import predict as run_prediction
-from known_models import nearest_color, nearest_color_model, save
 
 COLORS = camvid.SPEC.colors
 

@@ -2,10 +2,11 @@
 
 import numpy as np
 import pytest
+from known_models import nearest_color, nearest_color_model, save
 
 from fcnseg.data import camvid
-from fcnseg.segmenter import Tiling, load_segmenter, segment
-from known_models import nearest_color, nearest_color_model, save
+from fcnseg.inference.segmenter import load_segmenter
+from fcnseg.inference.tiling import Tiling, segment
 
 COLORS = camvid.SPEC.colors
 

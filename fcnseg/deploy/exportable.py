@@ -13,6 +13,7 @@ import keras
 import tensorflow as tf
 
 from fcnseg.models.layers import all_layers
+from fcnseg.models.precision import float32_model
 
 
 class RuntimeBilinearUpsampling(keras.layers.Layer):
@@ -70,22 +71,3 @@ def exportable(model, delegate_friendly=False):
         return layer
 
     return keras.models.clone_model(model, clone_function=replace, recursive=True)
-
-
-def float32_model(model):
-    """The model rebuilt to compute in float32 with the same weights, or itself if it already does."""
-    if all(layer.dtype_policy.name == "float32" for layer in all_layers(model)):
-        return model
-    rebuilt = model.__class__.from_config(_float32_config(model.get_config()))
-    rebuilt.set_weights(model.get_weights())
-    return rebuilt
-
-
-def _float32_config(config):
-    if isinstance(config, dict):
-        if config.get("class_name") == "DTypePolicy":
-            return {**config, "config": {**config["config"], "name": "float32"}}
-        return {key: _float32_config(value) for key, value in config.items()}
-    if isinstance(config, list):
-        return [_float32_config(value) for value in config]
-    return config

@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from fcnseg.optimizers import LinearWarmup, learning_rate_schedule, make_optimizer
+from fcnseg.training.optimizers import LinearWarmup, learning_rate_schedule, make_optimizer
 
 
 def _rates(schedule, steps):

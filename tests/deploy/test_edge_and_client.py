@@ -11,13 +11,13 @@ import cv2
 import numpy as np
 import pytest
 import tensorflow as tf
-
 from fake_layouts import read_video, write_png, write_video
-from fcnseg.data import camvid
-from fcnseg.overlay import overlay
-from fcnseg.serving import write_saved_model
-from fcnseg.tflite import convert
 from known_models import nearest_color, nearest_color_model
+
+from fcnseg.data import camvid
+from fcnseg.deploy.saved_model import write_saved_model
+from fcnseg.deploy.tflite import convert
+from fcnseg.overlay import overlay
 
 EXPORT = pathlib.Path(__file__).resolve().parents[2] / "export"
 COLORS = camvid.SPEC.colors

@@ -24,8 +24,9 @@ import numpy as np
 
 from fcnseg import data
 from fcnseg.data import cityscapes
+from fcnseg.inference.segmenter import load_segmenter
+from fcnseg.inference.tiling import Tiling, same_size_batches, segment
 from fcnseg.metrics import confusion_matrix, confusion_scores
-from fcnseg.segmenter import Tiling, check_classes, load_segmenter, same_size_batches, segment
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,7 +63,7 @@ def evaluate(config, verbose=1):
     """
     segmenter = load_segmenter(config.model)
     spec = data.dataset_spec(config.dataset, config.data_dir, **config.dataset_options)
-    check_classes(segmenter, spec, config.model, f"--dataset={config.dataset}")
+    segmenter.check_classes(spec, config.model, f"--dataset={config.dataset}")
     source = data.open_source(config.dataset, config.data_dir, config.split, **config.dataset_options)
     write_label_ids = _label_id_writer(source, config) if config.cityscapes_label_ids else None
     confusion = np.zeros((spec.num_classes, spec.num_classes), np.int64)

@@ -2,11 +2,11 @@
 
 import pathlib
 
-from absl.testing import flagsaver
 import pytest
+from absl.testing import flagsaver
+from training.runs import run_train
 
 from fcnseg import train
-from runs import run_train
 
 CONFIGS = pathlib.Path(__file__).resolve().parents[2] / "configs"
 RECIPES = sorted(path.name for path in CONFIGS.glob("*.flags"))
@@ -60,7 +60,6 @@ def test_command_line_overrides_the_flagfile(monkeypatch):
         (["--model_option=depth"], "--model_option='depth' is not valid; expected key=value"),
         (["--grouping=4class"], "--grouping does not apply to --dataset=synthetic"),
         (["--freeze_encoder_epochs=10", "--epochs=10"], "--freeze_encoder_epochs=10 must be fewer than --epochs=10"),
-        (["--class_weights=missing.json"], "--class_weights=missing.json is not valid"),
         (["--strategy=tpu", "--mixed_precision=mixed_float16"], "TPUs use mixed_bfloat16"),
     ],
 )
@@ -78,6 +77,7 @@ def test_bad_flags_name_the_flag(argv, message):
         (["--crop_size=96,90"], "--model=unet at --crop_size=96,90: Input width 90"),
         (["--freeze_encoder_epochs=1", "--epochs=2"], "--freeze_encoder_epochs needs a model with an encoder"),
         (["--strategy=multi_worker"], "needs the TF_CONFIG environment variable"),
+        (["--class_weights=missing.json"], "--class_weights=missing.json is not valid"),
         (
             ["--strategy=mirrored", "--cpu_devices=2", "--batch_size=3"],
             "--batch_size=3 does not split evenly across 2 replicas",

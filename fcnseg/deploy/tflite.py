@@ -11,7 +11,7 @@ classes]` (float32; uint8 with the output's scale and zero point for `int8`) or,
 - `int8`: weights and activations int8, calibrated on real images (full integer).
 
 `delegate_friendly` samples bilinear upsampling without half-pixel centres (see
-`fcnseg.exportable`), as delegates such as older GPU, NNAPI and Edge TPU compilers require.
+`fcnseg.deploy.exportable`), as delegates such as older GPU, NNAPI and Edge TPU compilers require.
 """
 
 import contextlib
@@ -21,8 +21,8 @@ import re
 import numpy as np
 import tensorflow as tf
 
-from fcnseg.exportable import exportable
-from fcnseg.segmenter import first_line
+from fcnseg.deploy.exportable import exportable
+from fcnseg.errors import error_line
 
 QUANTIZATIONS = ("float32", "float16", "dynamic", "int8")
 
@@ -73,7 +73,7 @@ def convert(model, input_size, quantize="float32", argmax=False, delegate_friend
     try:
         return converter.convert()
     except Exception as error:  # the converter raises its own ConverterError, among others
-        raise ValueError(f"TFLite conversion failed: {first_line(error)}") from None
+        raise ValueError(f"TFLite conversion failed: {error_line(error)}") from None
 
 
 def operators(content):

@@ -22,10 +22,11 @@ import cv2
 import keras
 import numpy as np
 
-from fcnseg.data.source import list_images
+from fcnseg.data.source import IMAGE_SUFFIXES, list_images
 from fcnseg.data.specs import DatasetSpec
+from fcnseg.inference.segmenter import load_segmenter
+from fcnseg.inference.tiling import Tiling, same_size_batches, segment
 from fcnseg.overlay import colorize, legend, overlay, side_by_side
-from fcnseg.segmenter import Tiling, check_classes, load_segmenter, same_size_batches, segment
 
 VIEWS = ("overlay", "color", "side_by_side", "index")
 IMAGE_FORMATS = ("png", "jpg")
@@ -91,7 +92,7 @@ def predict(config, verbose=1):
             f"{config.model}: no classes.json beside the model; give --dataset (and --data_dir) for its classes' "
             "names and colours."
         )
-    check_classes(segmenter, spec, config.model, f"the class list of {spec.name}")
+    segmenter.check_classes(spec, config.model, f"the class list of {spec.name}")
     output = pathlib.Path(config.output)
     output.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
@@ -108,7 +109,7 @@ def _predict_images(segmenter, spec, source, output, config, verbose):
     if source.is_dir():
         files = list_images(source, "**/*")
         if not files:
-            raise ValueError(f"{source}: no images (.png, .jpg, .jpeg, .bmp, .gif) in this folder.")
+            raise ValueError(f"{source}: no images ({', '.join(IMAGE_SUFFIXES)}) in this folder.")
         names = [file.relative_to(source).with_suffix("") for file in files]
         if len(set(names)) < len(names):
             twins = sorted(str(file) for file in files if names.count(file.relative_to(source).with_suffix("")) > 1)

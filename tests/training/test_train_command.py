@@ -11,9 +11,9 @@ import time
 import keras
 import numpy as np
 import pytest
+from training.runs import environment, run_train, train_command
 
 import fcnseg  # noqa: F401  (registers the custom objects saved models name)
-from runs import environment, run_train, train_command
 
 pytestmark = pytest.mark.slow
 
@@ -27,7 +27,7 @@ def test_a_run_writes_its_files_and_a_finished_run_is_not_redone(tmp_path):
     model_dir = tmp_path / "run"
     result = run_train(model_dir, "--epochs=2")
     assert result.returncode == 0, result.stderr[-3000:]
-    for name in ("flags.txt", "classes.json", "best.keras", "last.keras", "log.csv", "metrics.json"):
+    for name in ("flags.txt", "run_config.json", "classes.json", "best.keras", "last.keras", "log.csv", "metrics.json"):
         assert (model_dir / name).is_file(), name
     assert any(path.name.startswith("events") for path in (model_dir / "tensorboard" / "validation").iterdir())
     assert any(path.name.startswith("events") for path in (model_dir / "tensorboard" / "train").iterdir())
@@ -66,6 +66,21 @@ def test_a_run_writes_its_files_and_a_finished_run_is_not_redone(tmp_path):
             "holds a run with other flags (--learning_rate); give a new --model_dir, or the same flags to resume it."
         )
     )
+
+
+def test_a_run_folder_from_before_run_config_json_resumes_and_is_checked(tmp_path):
+    model_dir = tmp_path / "run"
+    first = run_train(model_dir, "--epochs=1")
+    assert first.returncode == 0, first.stderr[-3000:]
+    (model_dir / "run_config.json").unlink()  # as written before run_config.json existed: flags.txt only
+
+    other = run_train(model_dir, "--epochs=2", "--learning_rate=0.5")
+    assert other.returncode != 0 and "holds a run with other flags (--learning_rate)" in other.stderr.splitlines()[-1]
+    resumed = run_train(model_dir, "--epochs=2")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "Epoch 2/2" in resumed.stdout and "Epoch 1/2" not in resumed.stdout
+    assert [int(row["epoch"]) for row in _log(model_dir)] == [0, 1]
+    assert json.loads((model_dir / "run_config.json").read_text())["epochs"] == 2
 
 
 def _completed_epochs(model_dir):

@@ -1,18 +1,20 @@
 """`python -m fcnseg.export` on a trained run, and every format it writes scored by the same evaluation."""
 
 import json
+import shutil
 import subprocess
 import sys
 
 import cv2
 import numpy as np
 import pytest
-
 from fake_layouts import write_png
+from training.runs import environment, run_train
+
 from fcnseg.data import synthetic
-from fcnseg.evaluate_lib import EvalConfig, evaluate
-from fcnseg.predict_lib import PredictConfig, predict
-from train.runs import environment, run_train
+from fcnseg.inference.evaluation import EvalConfig, evaluate
+from fcnseg.inference.prediction import PredictConfig, predict
+from fcnseg.inference.segmenter import Segmenter, load_segmenter
 
 EVAL = dict(dataset="synthetic", split="val", dataset_options={"num_images": 4, "height": 64, "width": 128})
 
@@ -57,6 +59,13 @@ def test_export_writes_every_format_and_each_scores_like_keras(run, tmp_path):
     for name in ("float32", "int8"):
         assert f"best_{name}.tflite" in result.stdout
 
+    # One interface, set when each is opened, for every format.
+    expected = {"keras": None, "saved_model": None, "int8": (64, 64)}
+    for name, path in [("keras", run / "best.keras"), ("saved_model", serving), ("int8", serving / "best_int8.tflite")]:
+        segmenter = load_segmenter(path)
+        assert isinstance(segmenter, Segmenter) and segmenter.num_classes == 8
+        assert segmenter.input_size == expected[name] and segmenter.spec.class_names == synthetic.CLASS_NAMES
+
     # The same evaluation for the Keras model, the SavedModel folder and each TFLite file.
     scores = {
         name: evaluate(EvalConfig(str(path), **EVAL), verbose=0)["mean_iou"]
@@ -94,3 +103,29 @@ def test_bad_export_flags_end_in_one_line(run, tmp_path):
         assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr[-2000:]
         last = result.stderr.strip().splitlines()[-1]
         assert last.startswith("error: ") and message in last
+
+
+def _command(name, *flags):
+    command = [sys.executable, "-m", f"fcnseg.{name}", *flags]
+    return subprocess.run(command, capture_output=True, text=True, timeout=600, env=environment())
+
+
+@pytest.mark.slow
+def test_evaluate_and_export_read_the_run_config_also_of_a_run_from_before_it(run, tmp_path):
+    config = json.loads((run / "run_config.json").read_text())
+    assert config["crop_size"] == [64, 64] and config["dataset_options"] == {"num_images": 8}
+    old = tmp_path / "old_run"
+    shutil.copytree(run, old)
+    (old / "run_config.json").unlink()  # as written before run_config.json existed: flags.txt only
+    for folder in (run, old):
+        # No --dataset: the run's synthetic scenes (num_images=8), with --split and --dataset_option given here.
+        evaluated = _command("evaluate", f"--model={folder / 'best.keras'}", "--dataset_option=height=64")
+        assert evaluated.returncode == 0, evaluated.stderr[-3000:]
+        assert "mean IoU" in evaluated.stdout
+        # No --input_size: the TFLite file takes the run's 64x64 crops.
+        exported = _command(
+            "export", f"--model={folder / 'best.keras'}", f"--export_dir={tmp_path / folder.name}", "--tflite"
+        )
+        assert exported.returncode == 0, exported.stderr[-3000:]
+        assert load_segmenter(tmp_path / folder.name / "best_float32.tflite").input_size == (64, 64)
+    assert not (old / "run_config.json").exists()  # reading a run leaves its folder as it was

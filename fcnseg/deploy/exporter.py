@@ -15,19 +15,13 @@ from typing import Optional
 import numpy as np
 
 from fcnseg import data
+from fcnseg.conventions import SIZE_MULTIPLE, check_size
 from fcnseg.data.pipeline import make_dataset
 from fcnseg.data.specs import CLASSES_FILE
-from fcnseg.segmenter import (
-    KerasSegmenter,
-    SavedModelSegmenter,
-    TFLiteSegmenter,
-    Tiling,
-    check_classes,
-    load_keras_model,
-    segment,
-)
-from fcnseg.serving import write_saved_model
-from fcnseg.tflite import QUANTIZATIONS, convert, operators
+from fcnseg.deploy.saved_model import write_saved_model
+from fcnseg.deploy.tflite import QUANTIZATIONS, convert, operators
+from fcnseg.inference.segmenter import KerasSegmenter, SavedModelSegmenter, TFLiteSegmenter, load_keras_model
+from fcnseg.inference.tiling import Tiling, segment
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,13 +72,11 @@ class ExportConfig:
             )
         if self.tflite and self.input_size is None:
             raise ValueError(
-                "--tflite needs --input_size=height,width (TFLite takes one fixed size, a multiple of 32)."
+                f"--tflite needs --input_size=height,width (TFLite takes one fixed size, a multiple of {SIZE_MULTIPLE})."
             )
-        for name, size in (("input_size", self.input_size), ("serving_resize", self.serving_resize)):
-            if size is not None and any(side % 32 for side in size):
-                raise ValueError(
-                    f"--{name}={size[0]},{size[1]} is not valid; every model takes sides that are multiples of 32."
-                )
+        for name in ("input_size", "serving_resize"):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, check_size(name, getattr(self, name), SIZE_MULTIPLE))
         for name in ("calibration_images", "parity_images"):
             if getattr(self, name) < 1:
                 raise ValueError(f"--{name}={getattr(self, name)} is not valid; expected a positive integer.")
@@ -97,17 +89,17 @@ def export(config, verbose=1):
         The report: a dict with one entry per file written (`path`, `bytes`, parity
         figures, and `operators` for TFLite files).
     """
-    keras_model = KerasSegmenter(load_keras_model(config.model, float32=True))
-    model = keras_model.model
     spec = data.dataset_spec(config.dataset, config.data_dir, **config.dataset_options)
-    check_classes(keras_model, spec, config.model, f"--dataset={config.dataset}")
+    keras_model = KerasSegmenter(load_keras_model(config.model, float32=True), spec)
+    model = keras_model.model
+    keras_model.check_classes(spec, config.model, f"--dataset={config.dataset}")
     source = data.open_source(config.dataset, config.data_dir, config.split, **config.dataset_options)
     export_dir = pathlib.Path(config.export_dir)
     report = {"model": str(config.model), "dataset": config.dataset, "files": []}
     if config.saved_model:
         images = _full_size_images(source, config.parity_images, config)
         path = write_saved_model(model, spec, export_dir, config.version, config.serving_resize)
-        served = SavedModelSegmenter(path)
+        served = SavedModelSegmenter(path, spec)
         tiling = Tiling(resize=config.serving_resize)  # what the serving graph does
         expected = [segment(keras_model, image[None], tiling)[0] for image in images]
         got = [served(image[None])[0] for image in images]
@@ -136,7 +128,7 @@ def export(config, verbose=1):
             suffix = "_argmax" if config.argmax else ""
             path = export_dir / f"{pathlib.Path(config.model).stem}_{quantize}{suffix}.tflite"
             path.write_bytes(content)
-            runner = TFLiteSegmenter(path, spec.num_classes)
+            runner = TFLiteSegmenter(path, spec)
             outputs = [runner.run(image) for image in parity_images]
             entry = {"path": str(path), "format": f"tflite_{quantize}", "bytes": len(content)}
             entry.update(_parity(expected, outputs, "logit", masks=runner.outputs_mask))

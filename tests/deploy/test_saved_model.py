@@ -14,9 +14,11 @@ import pytest
 import tensorflow as tf
 
 import fcnseg
-from fcnseg import data, serving
-from fcnseg.segmenter import KerasSegmenter, segment
-from fcnseg.serving import next_version, write_saved_model
+from fcnseg import data
+from fcnseg.deploy import saved_model
+from fcnseg.deploy.saved_model import next_version, write_saved_model
+from fcnseg.inference.segmenter import KerasSegmenter
+from fcnseg.inference.tiling import segment
 
 SPEC = data.dataset_spec("synthetic")
 
@@ -57,7 +59,7 @@ def test_every_model_serves_what_keras_computes(tmp_path, name):
 def test_signatures_take_pixels_or_encoded_images_of_any_size(unet_export):
     model, version = unet_export
     loaded = tf.saved_model.load(str(version))
-    assert set(loaded.signatures) == set(serving.SIGNATURES)
+    assert set(loaded.signatures) == set(saved_model.SIGNATURES)
     images = _images(37, 45)
     direct = loaded.signatures["serving_default"](images=tf.constant(images))
     assert direct["mask"].dtype == tf.int32 and direct["mask"].shape == (2, 37, 45)
@@ -105,7 +107,7 @@ def test_versions_count_up_and_are_never_overwritten(tmp_path, monkeypatch):
 _KILLED_EXPORT = """
 import sys, fcnseg
 from fcnseg import data
-from fcnseg.serving import write_saved_model
+from fcnseg.deploy.saved_model import write_saved_model
 model = fcnseg.build_model("fcn8s_vgg16", 8)  # 537 MB of weights: slow enough to be killed while writing
 print("writing", flush=True)
 write_saved_model(model, data.dataset_spec("synthetic"), sys.argv[1])

@@ -10,13 +10,14 @@ import tensorflow as tf
 import fcnseg
 from fcnseg import data
 from fcnseg.data.pipeline import make_dataset
-from fcnseg.exportable import exportable
-from fcnseg.losses import SegmentationLoss
-from fcnseg.segmenter import TFLiteSegmenter
-from fcnseg.tflite import convert, operators
+from fcnseg.deploy.exportable import exportable
+from fcnseg.deploy.tflite import convert, operators
+from fcnseg.inference.segmenter import TFLiteSegmenter
+from fcnseg.training.losses import SegmentationLoss
 
 SIZE = (64, 96)
-CLASSES = data.dataset_spec("synthetic").num_classes
+SPEC = data.dataset_spec("synthetic")
+CLASSES = SPEC.num_classes
 # fcn16s_vgg16 and fcn32s_vgg16 use a subset of fcn8s_vgg16's layers and operators; each
 # conversion of the 537 MB of FCN-VGG16 weights takes about a minute, so only fcn8s runs here.
 CONVERTED = [name for name in fcnseg.list_models() if name not in ("fcn16s_vgg16", "fcn32s_vgg16")]
@@ -44,10 +45,10 @@ def _trained(name, steps=30):
     return model
 
 
-def _run(tmp_path, content, images, num_classes=CLASSES):
+def _run(tmp_path, content, images):
     path = tmp_path / "model.tflite"
     path.write_bytes(content)
-    runner = TFLiteSegmenter(path, num_classes)
+    runner = TFLiteSegmenter(path, SPEC)
     return runner, np.stack([runner.run(image) for image in images])
 
 

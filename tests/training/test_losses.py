@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from fcnseg.losses import SegmentationLoss
+from fcnseg.training.losses import SegmentationLoss
 
 NUM_CLASSES = 4
 

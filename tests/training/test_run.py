@@ -1,4 +1,4 @@
-"""`train_lib.train` in-process: mixed precision, freezing the encoder, class weights, the NaN guard."""
+"""`fcnseg.training.train` in-process: mixed precision, freezing the encoder, class weights, the NaN guard."""
 
 import json
 
@@ -7,8 +7,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from fcnseg import build_model, train_lib
-from fcnseg.callbacks import NonFiniteLossError, StopOnNonFiniteLoss
+from fcnseg import build_model
+from fcnseg.training import run
+from fcnseg.training.callbacks import NonFiniteLossError, StopOnNonFiniteLoss
+from fcnseg.training.config import TrainConfig
 
 pytestmark = pytest.mark.slow
 
@@ -28,11 +30,11 @@ TINY = dict(
 
 
 def _config(tmp_path, **changes):
-    return train_lib.TrainConfig(model_dir=str(tmp_path / "run"), **{**TINY, **changes})
+    return TrainConfig(model_dir=str(tmp_path / "run"), **{**TINY, **changes})
 
 
 def test_mixed_bfloat16_trains_and_keeps_float32_logits(tmp_path):
-    scores = train_lib.train(_config(tmp_path, mixed_precision="mixed_bfloat16"), verbose=0)
+    scores = run.train(_config(tmp_path, mixed_precision="mixed_bfloat16"), verbose=0)
     assert keras.config.dtype_policy().name == "float32"  # restored after the run
     model = keras.saving.load_model(tmp_path / "run" / "last.keras")
     assert model.get_layer("down0_a_conv").dtype_policy.name == "mixed_bfloat16"
@@ -62,17 +64,17 @@ class _EncoderRecorder(keras.callbacks.Callback):
 
 def test_the_encoder_stays_frozen_for_its_epochs_then_trains(tmp_path, monkeypatch):
     recorder = _EncoderRecorder()
-    make_callbacks = train_lib._callbacks
-    monkeypatch.setattr(train_lib, "_callbacks", lambda *args: [*make_callbacks(*args), recorder])
+    make_callbacks = run._callbacks
+    monkeypatch.setattr(run, "_callbacks", lambda *args: [*make_callbacks(*args), recorder])
     config = _config(tmp_path, model_options={"encoder": "mobilenetv2"}, epochs=2, freeze_encoder_epochs=1)
-    train_lib.train(config, verbose=0)
+    run.train(config, verbose=0)
     start, after_frozen, after_thawed = recorder.snapshots
     assert all(np.array_equal(a, b) for a, b in zip(start, after_frozen))  # batch-norm statistics included
     assert any(not np.array_equal(a, b) for a, b in zip(after_frozen, after_thawed))
 
 
 def test_median_frequency_class_weights_are_computed_and_saved(tmp_path):
-    train_lib.train(_config(tmp_path, class_weights="median_frequency"), verbose=0)
+    run.train(_config(tmp_path, class_weights="median_frequency"), verbose=0)
     weights = json.loads((tmp_path / "run" / "class_weights.json").read_text())
     assert list(weights)[:3] == ["sky", "building", "road"]
     present = [value for value in weights.values() if value > 0]
@@ -85,7 +87,7 @@ def test_a_class_weights_file_must_name_every_class(tmp_path):
     path = tmp_path / "weights.json"
     path.write_text(json.dumps({"sky": 1.0}))
     with pytest.raises(ValueError, match="must give a weight to exactly the classes sky, building"):
-        train_lib.train(_config(tmp_path, class_weights=str(path)), verbose=0)
+        run.train(_config(tmp_path, class_weights=str(path)), verbose=0)
 
 
 def test_a_nan_loss_ends_fit_before_the_epoch_is_checkpointed(tmp_path):

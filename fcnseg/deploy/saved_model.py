@@ -21,12 +21,12 @@ import tempfile
 
 import tensorflow as tf
 
+from fcnseg.conventions import SIZE_MULTIPLE
 from fcnseg.data.specs import CLASSES_FILE
-from fcnseg.exportable import exportable
+from fcnseg.deploy.exportable import exportable
 
 LABELS_FILE = "labels.txt"
 SIGNATURES = ("serving_default", "serving_bytes")
-SIZE_MULTIPLE = 32  # every model's total downsampling divides it
 
 
 class SegmentationServing(tf.Module):

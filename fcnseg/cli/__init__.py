@@ -1,0 +1,88 @@
+"""What the `python -m fcnseg.*` commands share: stray-argument and one-line-error handling,
+key=value and size flags, and the tiling flags of evaluate and predict.
+
+`dataset_flags` defines the dataset flags of every command, `train_flags` the flags of
+`python -m fcnseg.train` and the run config they make.
+"""
+
+import ast
+import contextlib
+import gc
+import sys
+
+import tensorflow as tf
+from absl import flags, logging
+
+from fcnseg.errors import error_line
+from fcnseg.inference.tiling import Tiling
+
+
+def start(argv):
+    """What every command's `main` does first: refuse stray arguments, and log warnings only
+    unless --verbosity is given."""
+    if len(argv) > 1:
+        sys.exit(f"error: unexpected arguments {' '.join(argv[1:])}; every setting is a --flag.")
+    if not flags.FLAGS["verbosity"].present:
+        logging.set_verbosity(logging.WARNING)
+
+
+@contextlib.contextmanager
+def one_line_errors():
+    """Ends the program with `error: <one line>` on bad input or a diverged run, not a stack trace.
+
+    It exits after the error and its traceback are released, so the input pipeline's
+    threads stop before the interpreter does (exiting with them still running aborts).
+    """
+    message = None
+    try:
+        yield
+    except (ValueError, OSError, ArithmeticError) as error:
+        message = str(error)
+    except tf.errors.OpError as error:
+        message = error_line(error)
+    if message is not None:
+        gc.collect()
+        sys.exit(f"error: {message}")
+
+
+def key_value_options(flag_name, items):
+    """The dict of a repeated `--flag_name=key=value` flag; values are Python literals or else strings."""
+    options = {}
+    for item in items:
+        key, separator, text = item.partition("=")
+        if not separator or not key:
+            raise ValueError(f"--{flag_name}={item!r} is not valid; expected key=value.")
+        options[key] = _literal(text)
+    return options
+
+
+def size_flag(items):
+    """The items of a list flag `--name=height,width` as a tuple, or None if it is empty; the
+    config it goes to checks it (see `fcnseg.conventions.check_size`)."""
+    return tuple(items) or None
+
+
+def define_tiling_flags():
+    """Defines --resize, --window and --overlap: how images meet the model's input size (see `Tiling`)."""
+    flags.DEFINE_list(
+        "resize", [], "Run the model on images resized to height,width (the masks are resized back); empty for none."
+    )
+    flags.DEFINE_list(
+        "window",
+        [],
+        "Run the model on overlapping height,width windows and average them; empty for none (models of fixed size "
+        "use their size). Otherwise images are padded to a multiple of 32.",
+    )
+    flags.DEFINE_float("overlap", 0.25, "Overlap of neighbouring windows, a fraction of their size.")
+
+
+def tiling_from_flags(values):
+    """The `Tiling` of --resize, --window and --overlap."""
+    return Tiling(resize=size_flag(values.resize), window=size_flag(values.window), overlap=values.overlap)
+
+
+def _literal(text):
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text

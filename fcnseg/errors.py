@@ -1,0 +1,18 @@
+"""One-line error messages from the exceptions that TensorFlow, Keras and LiteRT raise."""
+
+import re
+
+_ASSERTION = re.compile(r"assertion failed: \[(.*?)\]\s*(?:\n|\[\[|$)", re.DOTALL)
+
+
+def error_line(error):
+    """The first line of an error's message, or the type's name if it has none.
+
+    For a failed `tf.debugging.Assert` (the data checks of `fcnseg.data.decode`), the
+    asserted message itself, which names the file at fault.
+    """
+    message = (getattr(error, "message", None) or str(error)).strip()
+    match = _ASSERTION.search(message)
+    if match:
+        return match.group(1)
+    return message.splitlines()[0] if message else type(error).__name__

@@ -1,0 +1,135 @@
+"""How images of any size meet a model's input size.
+
+`segment` gives per-pixel class probabilities at the size of the images it is given,
+whatever size the model takes: by padding to a multiple of 32 and cropping back (the
+default), by resizing, or by a sliding window with overlap (the default for a model of
+fixed input size).
+"""
+
+import dataclasses
+import math
+from typing import Optional
+
+import numpy as np
+import tensorflow as tf
+
+from fcnseg.conventions import SIZE_MULTIPLE, check_size
+
+
+@dataclasses.dataclass(frozen=True)
+class Tiling:
+    """How an image meets a model's input size.
+
+    Args:
+        resize: (height, width) or None. Resize the image to this size (bilinear) and the
+            probabilities back to the image's size.
+        window: (height, width) or None. Cover the image with windows of this size that
+            overlap by `overlap` of their size, and average their probabilities. A model
+            of fixed input size uses windows of that size unless `resize` is given.
+        overlap: float in [0, 1). The overlap of neighbouring windows.
+        size_multiple: int. Otherwise the image is padded at the bottom and right to a
+            multiple of this, and the probabilities cropped back.
+    """
+
+    resize: Optional[tuple] = None
+    window: Optional[tuple] = None
+    overlap: float = 0.25
+    size_multiple: int = SIZE_MULTIPLE
+
+    def __post_init__(self):
+        for name in ("resize", "window"):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, check_size(name, getattr(self, name)))
+        if self.resize is not None and self.window is not None:
+            raise ValueError("--resize and --window exclude each other; give one.")
+        if not 0 <= self.overlap < 1:
+            raise ValueError(f"--overlap={self.overlap} is not valid; expected a fraction in [0, 1).")
+
+
+def segment(segmenter, images, tiling=Tiling(), batch_size=8):
+    """Class probabilities of images of one size, at that size.
+
+    Args:
+        segmenter: Segmenter, from `load_segmenter`.
+        images: uint8 array `[batch, height, width, 3]`.
+        tiling: Tiling.
+        batch_size: int. Windows run through the model at a time.
+
+    Returns:
+        float32 array `[batch, height, width, classes]`.
+    """
+    images = np.asarray(images)
+    height, width = images.shape[1:3]
+    fixed = segmenter.input_size
+    if tiling.resize is not None:
+        if fixed is not None and tuple(tiling.resize) != fixed:
+            raise ValueError(f"The model takes {_size(fixed)} images only; it cannot be given {_size(tiling.resize)}.")
+        resized = _resize(images, tiling.resize).round().clip(0, 255).astype(np.uint8)
+        scores = segmenter(resized) if fixed is not None else _padded_run(segmenter, resized, tiling.size_multiple)
+        return _resize(scores, (height, width))
+    window = tiling.window or fixed
+    if window is None:
+        return _padded_run(segmenter, images, tiling.size_multiple)
+    if fixed is not None and tuple(window) != fixed:
+        raise ValueError(f"The model takes {_size(fixed)} images only; the window cannot be {_size(window)}.")
+    if fixed is None and any(side % tiling.size_multiple for side in window):
+        raise ValueError(f"The window {_size(window)} must be a multiple of {tiling.size_multiple} on each side.")
+    return _sliding_window(segmenter, images, tuple(window), tiling.overlap, batch_size)
+
+
+def same_size_batches(items, batch_size):
+    """Groups consecutive (image, payload) pairs whose images share a size into batches.
+
+    Yields:
+        (uint8 images `[n, height, width, 3]`, list of their n payloads), n <= `batch_size`.
+    """
+    images, payloads = [], []
+    for image, payload in items:
+        if images and (len(images) == batch_size or image.shape != images[0].shape):
+            yield np.stack(images), payloads
+            images, payloads = [], []
+        images.append(image)
+        payloads.append(payload)
+    if images:
+        yield np.stack(images), payloads
+
+
+def _padded_run(segmenter, images, multiple):
+    height, width = images.shape[1:3]
+    padded = np.pad(images, [(0, 0), (0, -height % multiple), (0, -width % multiple), (0, 0)])
+    return segmenter(padded)[:, :height, :width]
+
+
+def _sliding_window(segmenter, images, window, overlap, batch_size):
+    batch, height, width = images.shape[:3]
+    padded = np.pad(images, [(0, 0), (0, max(window[0] - height, 0)), (0, max(window[1] - width, 0)), (0, 0)])
+    rows = _starts(padded.shape[1], window[0], overlap)
+    columns = _starts(padded.shape[2], window[1], overlap)
+    corners = [(row, column) for row in rows for column in columns]
+    total = np.zeros((*padded.shape[:3], segmenter.num_classes), np.float32)
+    counts = np.zeros(padded.shape[1:3] + (1,), np.float32)
+    for row, column in corners:
+        counts[row : row + window[0], column : column + window[1]] += 1
+    tiles = [(index, row, column) for index in range(batch) for row, column in corners]
+    for first in range(0, len(tiles), batch_size):
+        chunk = tiles[first : first + batch_size]
+        crops = np.stack([padded[i, r : r + window[0], c : c + window[1]] for i, r, c in chunk])
+        for (i, r, c), probabilities in zip(chunk, segmenter(crops)):
+            total[i, r : r + window[0], c : c + window[1]] += probabilities
+    return (total / counts)[:, :height, :width]
+
+
+def _starts(length, window, overlap):
+    """Window offsets from 0 to `length - window` at most `window * (1 - overlap)` apart."""
+    if length <= window:
+        return [0]
+    steps = math.ceil((length - window) / max(1, int(window * (1 - overlap))))
+    return [round(step * (length - window) / steps) for step in range(steps + 1)]
+
+
+def _resize(array, size):
+    return tf.image.resize(np.asarray(array, np.float32), size, "bilinear").numpy()
+
+
+def _size(size):
+    return f"{size[0]}x{size[1]}"

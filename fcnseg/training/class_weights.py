@@ -1,0 +1,43 @@
+"""Class weights of a run's loss: none, median frequency over the training split, or a JSON file."""
+
+import json
+import os
+
+from fcnseg import data
+
+
+def class_weights(config, spec, out_dir):
+    """The loss's class weights that `config.class_weights` names (None for "none"), also written to
+    `class_weights.json` in `out_dir`."""
+    if config.class_weights == "none":
+        return None
+    if config.class_weights == "median_frequency":
+        frequencies = data.class_frequencies(
+            data.load(config.dataset, config.data_dir, config.train_split, **config.dataset_options), spec.num_classes
+        )
+        weights = data.median_frequency_weights(*frequencies).tolist()
+    else:
+        weights = _read_class_weights(config.class_weights, spec.class_names)
+    with open(os.path.join(out_dir, "class_weights.json"), "w") as file:
+        json.dump(dict(zip(spec.class_names, weights)), file, indent=2)
+    return weights
+
+
+def _read_class_weights(path, class_names):
+    try:
+        with open(path) as file:
+            values = json.load(file)
+    except (OSError, json.JSONDecodeError) as error:
+        raise ValueError(f"--class_weights={path} cannot be read as JSON: {error}") from None
+    if isinstance(values, dict):
+        missing = [name for name in class_names if name not in values]
+        if missing or len(values) != len(class_names):
+            raise ValueError(
+                f"--class_weights={path} must give a weight to exactly the classes {', '.join(class_names)}."
+            )
+        values = [values[name] for name in class_names]
+    if not isinstance(values, list) or len(values) != len(class_names):
+        raise ValueError(f"--class_weights={path} must hold {len(class_names)} weights, one per class.")
+    if not all(isinstance(value, (int, float)) and value >= 0 for value in values):
+        raise ValueError(f"--class_weights={path} must hold numbers of at least 0.")
+    return [float(value) for value in values]
