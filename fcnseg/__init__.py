@@ -8,7 +8,7 @@ The package is layered; each layer imports only from those below it:
 - `training` and `inference`;
 - `metrics` and `overlay`, shared by training and inference;
 - `models` and `data`;
-- `conventions` and `errors`.
+- `conventions`, `errors` and `files` (atomic writing).
 
 The run functions are `fcnseg.training.train`, `fcnseg.inference.evaluate` and
 `predict`, and `fcnseg.deploy.export` (the commands' names are their modules).

@@ -2,7 +2,11 @@
 
 import re
 
-_ASSERTION = re.compile(r"assertion failed: \[(.*?)\]\s*(?:\n|\[\[|$)", re.DOTALL)
+# A failed assertion's message, as graph and eager execution write it.
+_ASSERTIONS = (
+    re.compile(r"assertion failed: \[(.*?)\]\s*(?:\n|\[\[|$)", re.DOTALL),
+    re.compile(r"Summarized data: b'(.*?)'\s*$", re.DOTALL),
+)
 
 
 def error_line(error):
@@ -12,7 +16,8 @@ def error_line(error):
     asserted message itself, which names the file at fault.
     """
     message = (getattr(error, "message", None) or str(error)).strip()
-    match = _ASSERTION.search(message)
-    if match:
-        return match.group(1)
+    for assertion in _ASSERTIONS:
+        match = assertion.search(message)
+        if match:
+            return match.group(1)
     return message.splitlines()[0] if message else type(error).__name__

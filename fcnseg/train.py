@@ -27,7 +27,7 @@ def main(argv):
         config = config_from_flags(FLAGS)
         if FLAGS.cpu_devices > 1:
             split_cpu(FLAGS.cpu_devices)
-        upgrade_run_folder(os.path.join(config.model_dir, worker_subdir()))
+        upgrade_run_folder(os.path.normpath(os.path.join(config.model_dir, worker_subdir())))
         scores = train(config, flags_text(FLAGS, TRAIN_FLAGS))
     print(format_scores(scores))
     print(

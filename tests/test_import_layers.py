@@ -23,7 +23,7 @@ LAYERS = [
     {"fcnseg.training": 2, "fcnseg.inference": 2},
     {"fcnseg.metrics": 1.5, "fcnseg.overlay": 1.5},
     {"fcnseg.models": 1, "fcnseg.data": 1},
-    {"fcnseg.conventions": 0, "fcnseg.errors": 0},
+    {"fcnseg.conventions": 0, "fcnseg.errors": 0, "fcnseg.files": 0},
 ]
 PARTS = {part: level for layer in LAYERS for part, level in layer.items()}
 

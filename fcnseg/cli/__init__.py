@@ -28,21 +28,26 @@ def start(argv):
 
 @contextlib.contextmanager
 def one_line_errors():
-    """Ends the program with `error: <one line>` on bad input or a diverged run, not a stack trace.
+    """Ends the program with `error: <one line>` on bad input, a diverged run or Ctrl-C, not a stack trace.
 
-    It exits after the error and its traceback are released, so the input pipeline's
-    threads stop before the interpreter does (exiting with them still running aborts).
+    Bad input exits with status 1, Ctrl-C with 130 (as shells report SIGINT); the files being
+    written are removed on the way out (see `fcnseg.files`). It exits after the error and its
+    traceback are released, so the input pipeline's threads stop before the interpreter does
+    (exiting with them still running aborts).
     """
-    message = None
+    message, status = None, 1
     try:
         yield
     except (ValueError, OSError, ArithmeticError) as error:
         message = str(error)
     except tf.errors.OpError as error:
         message = error_line(error)
+    except KeyboardInterrupt:
+        message, status = "interrupted", 130
     if message is not None:
         gc.collect()
-        sys.exit(f"error: {message}")
+        print(f"error: {message}", file=sys.stderr)
+        sys.exit(status)
 
 
 def key_value_options(flag_name, items):

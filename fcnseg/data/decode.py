@@ -2,18 +2,33 @@
 
 TensorFlow's decoders fail with messages that do not say which file was bad, so every
 file is checked before it is decoded (empty, not an image, cut short) and every pair
-after (sizes differ, label values out of range). A failed check raises
+after (sizes differ, label values out of range). Index labels are decoded by what the
+file holds (grey of any bit depth, palette indices, or colour that is grey in fact);
+colour labels that are not grey are refused rather than read as brightness. A failed check raises
 `tf.errors.InvalidArgumentError` whose message holds one line naming the file;
 `fcnseg.errors.error_line` extracts it.
 """
 
+import io
+
+import numpy as np
 import tensorflow as tf
+from PIL import Image
 
 from fcnseg.data.specs import IGNORE_LABEL
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _JPEG_SIGNATURE = b"\xff\xd8"
 _OTHER_SIGNATURES = (b"BM", b"GIF8")  # BMP and GIF: no end marker to check
+# A PNG's IHDR chunk comes first, so its bit depth and colour type (the next byte) sit at fixed offsets.
+_PNG_BIT_DEPTH_OFFSET = 24
+_PNG_GREY, _PNG_RGB, _PNG_PALETTE, _PNG_GREY_ALPHA, _PNG_RGBA = 0, 2, 3, 4, 6
+# (colour type, bit depth) pairs the PNG specification allows.
+_PNG_HEADERS = [(_PNG_GREY, depth) for depth in (1, 2, 4, 8, 16)] + [
+    *((_PNG_PALETTE, depth) for depth in (1, 2, 4, 8)),
+    *((color_type, depth) for color_type in (_PNG_RGB, _PNG_GREY_ALPHA, _PNG_RGBA) for depth in (8, 16)),
+]
+_LABEL_FORMATS = "expected class indices in one grey channel, a palette PNG or a 16-bit grey PNG"
 
 
 def fail_if(condition, *message_parts):
@@ -66,10 +81,130 @@ def read_image(path):
 
 
 def read_index_label(path):
-    """Reads a single-channel label file holding class indices as uint8 `[height, width, 1]`."""
-    label = tf.io.decode_image(read_encoded(path), channels=1, expand_animations=False)
+    """Reads a label file holding class indices, by what the file holds.
+
+    PNG labels are decoded by their header: grey of 1 to 16 bits (and grey+alpha, whose
+    alpha is dropped) as the stored values, palette PNGs (VOC-style) as their palette
+    indices, and RGB or RGBA only where the three colour channels are equal everywhere
+    (grey stored as colour). JPEG, BMP and GIF labels follow the same rule as RGB. Colour
+    labels whose channels differ fail with one line naming the file, since their colours
+    are not class indices.
+
+    Args:
+        path: string tensor. The label file.
+
+    Returns:
+        int32 `[height, width, 1]` raw label values (up to 65535 for 16-bit PNGs).
+    """
+    data = read_encoded(path)
+    is_png = tf.equal(tf.strings.substr(data, 0, len(_PNG_SIGNATURE)), _PNG_SIGNATURE)
+    # Padded so that a file too short for a header, which read_encoded refuses, cannot fail here first.
+    head = tf.strings.join([tf.strings.substr(data, 0, _PNG_BIT_DEPTH_OFFSET + 2), b"\0" * (_PNG_BIT_DEPTH_OFFSET + 2)])
+    header = tf.cast(tf.io.decode_raw(tf.strings.substr(head, _PNG_BIT_DEPTH_OFFSET, 2), tf.uint8), tf.int32)
+    bit_depth, color_type = header[0], header[1]
+    known = tf.reduce_any(tf.reduce_all(tf.equal(tf.constant(_PNG_HEADERS), [color_type, bit_depth]), axis=1))
+    check = fail_if(
+        is_png & tf.logical_not(known),
+        path,
+        ": the PNG header gives colour type ",
+        color_type,
+        " with bit depth ",
+        bit_depth,
+        ", which PNG does not allow (the header is damaged)",
+    )
+    with tf.control_dependencies([check]):
+        label = tf.cond(
+            is_png,
+            lambda: _png_label(data, bit_depth, color_type, path),
+            lambda: _grey_of_color(
+                tf.io.decode_image(data, channels=3, expand_animations=False), path, _format_name(data)
+            ),
+        )
     label.set_shape([None, None, 1])
     return label
+
+
+def _png_label(data, bit_depth, color_type, path):
+    """Decodes a PNG label by its header's `color_type` and `bit_depth` (int32 scalars)."""
+
+    def decode(channels):
+        return tf.cond(
+            tf.equal(bit_depth, 16),
+            lambda: tf.cast(tf.io.decode_png(data, channels=channels, dtype=tf.uint16), tf.int32),
+            lambda: tf.cast(tf.io.decode_png(data, channels=channels), tf.int32),
+        )
+
+    def grey():
+        # decode_png stretches 1, 2 and 4-bit grey to 0..255 (1 -> 255 at 1 bit); divide back to what is stored.
+        stretch = 255 // (tf.bitwise.left_shift(1, tf.clip_by_value(bit_depth, 1, 8)) - 1)
+        return decode(channels=1) // tf.where(tf.equal(bit_depth, 16), 1, stretch)
+
+    def palette():
+        # decode_png expands a palette to its colours, but the indices are the labels: PIL reads those.
+        indices, problem = tf.numpy_function(_palette_indices, [data], [tf.int32, tf.string], stateful=False)
+        check = fail_if(tf.strings.length(problem) > 0, path, ": the palette PNG could not be decoded (", problem, ")")
+        with tf.control_dependencies([check]):
+            return tf.identity(indices)
+
+    branches = {
+        _PNG_GREY: grey,
+        _PNG_GREY_ALPHA: grey,  # channels=1 drops the alpha, which says nothing about the class
+        _PNG_PALETTE: palette,
+        _PNG_RGB: lambda: _grey_of_color(decode(channels=3), path, "an RGB PNG"),
+        _PNG_RGBA: lambda: _grey_of_color(decode(channels=3), path, "an RGBA PNG"),
+    }
+    # Other colour types never get here: read_index_label's header check fails first.
+    return tf.switch_case(color_type, [branches.get(index, grey) for index in range(_PNG_RGBA + 1)])
+
+
+def _palette_indices(data):
+    """A palette PNG's indices as int32 `[height, width, 1]`, and why they could not be read (empty if read)."""
+    nothing = np.zeros((0, 0, 1), np.int32)
+    if isinstance(data, np.ndarray):  # run eagerly, numpy_function passes bytes in a 0-d object array
+        data = data.item()
+    stream = io.BytesIO(data)
+    try:
+        with Image.open(stream) as image:
+            if image.mode != "P":
+                return nothing, f"PIL reads it as mode {image.mode}, not P".encode()
+            return np.asarray(image, np.int32)[:, :, None], b""
+    except (OSError, ValueError, SyntaxError) as error:  # what PIL raises for damaged files
+        # PIL names the stream it read; the caller names the file instead.
+        return nothing, f"PIL: {str(error).replace(repr(stream), 'the data')}".encode()
+
+
+def _format_name(data):
+    """What `data` is, for messages: "a JPEG", "a BMP" or "a GIF" (the formats read_encoded lets through besides PNG)."""
+    signature_names = [(_JPEG_SIGNATURE, "a JPEG"), (_OTHER_SIGNATURES[0], "a BMP"), (_OTHER_SIGNATURES[1], "a GIF")]
+    name = tf.constant("an image")
+    for signature, signature_name in signature_names:
+        name = tf.where(tf.equal(tf.strings.substr(data, 0, len(signature)), signature), signature_name, name)
+    return name
+
+
+def _grey_of_color(rgb, path, name):
+    """The first channel of `rgb` (`[height, width, 3]`), failing, naming the file, where the channels differ."""
+    rgb = tf.cast(rgb, tf.int32)
+    differs = tf.reduce_any(tf.not_equal(rgb, rgb[:, :, :1]), axis=-1)
+    any_differs = tf.reduce_any(differs)
+
+    def first_color():
+        y, x = tf.unstack(tf.where(differs)[0])
+        color = tf.strings.reduce_join(tf.strings.as_string(rgb[y, x]), separator=",")
+        return tf.strings.join(["(", color, ") at x=", tf.strings.as_string(x), ", y=", tf.strings.as_string(y)])
+
+    example = tf.cond(any_differs, first_color, lambda: tf.constant(""))
+    check = fail_if(
+        any_differs,
+        path,
+        ": the label holds colours (",
+        name,
+        " whose channels differ, e.g. ",
+        example,
+        f"); {_LABEL_FORMATS}",
+    )
+    with tf.control_dependencies([check]):
+        return tf.identity(rgb[:, :, :1])
 
 
 def index_table(num_classes, ignored=(IGNORE_LABEL,)):

@@ -51,13 +51,20 @@ def _key(features, candidates, given, what, tfds_name):
 def source(data_dir, split, *, tfds_name, image_key=None, label_key=None, num_classes=None, grouping=None):
     """The TFDS dataset's `split` as (image, label) pairs; features are found by name or given."""
     dataset_spec = spec(tfds_name=tfds_name, num_classes=num_classes, grouping=grouping)
+    builder = None
     try:
         builder = tfds.builder(tfds_name, data_dir=data_dir)
         features = builder.info.features
-        examples = tfds.load(tfds_name, split=split, data_dir=data_dir)
+        # Never a download in the middle of a command: the data must be prepared beforehand.
+        examples = tfds.load(tfds_name, split=split, data_dir=data_dir, download=False)
     except Exception as error:  # TFDS raises many types; the user needs the reason and the name
         reason = next((line for line in str(error).splitlines() if line.strip()), type(error).__name__)
-        raise ValueError(f"tfds:{tfds_name}: could not load split {split!r}: {reason}") from error
+        if builder is not None and not builder.is_prepared():
+            reason = (
+                f"it is not prepared in {builder.data_dir}; prepare it first with `tfds build {tfds_name}"
+                f"{f' --data_dir={data_dir}' if data_dir else ''}` (see datasets/tfds/README.md)"
+            )
+        raise ValueError(f"tfds:{tfds_name}: could not load split {split!r}: {reason}") from None
     image_key = _key(features, IMAGE_KEYS, image_key, "image", tfds_name)
     label_key = _key(features, LABEL_KEYS, label_key, "label", tfds_name)
     if _is_cityscapes(tfds_name):

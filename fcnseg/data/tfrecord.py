@@ -8,10 +8,12 @@ classes and 255, as a single-channel PNG (`label/png`). Sharding by file lets
 multi-worker training give each worker its own files.
 """
 
+import os
 import pathlib
 
 import tensorflow as tf
 
+from fcnseg import files
 from fcnseg.data.decode import check_same_size, index_table, map_label_values
 from fcnseg.data.source import Source, existing_dir
 from fcnseg.data.specs import DatasetSpec
@@ -25,7 +27,9 @@ def shard_paths(data_dir, split, num_shards):
 
 
 def existing_shards(data_dir, split):
-    return sorted(pathlib.Path(data_dir).glob(f"{split}-[0-9][0-9][0-9][0-9][0-9]-of-[0-9][0-9][0-9][0-9][0-9].tfrecord"))
+    return sorted(
+        pathlib.Path(data_dir).glob(f"{split}-[0-9][0-9][0-9][0-9][0-9]-of-[0-9][0-9][0-9][0-9][0-9].tfrecord")
+    )
 
 
 def spec(data_dir=None):
@@ -49,8 +53,9 @@ def _example(image_png, label_png):
 def write(dataset, dataset_spec, output_dir, split, num_shards):
     """Writes a dataset of (image, label) pairs as `num_shards` TFRecord files; returns the count.
 
-    The split's earlier shards in `output_dir` are replaced; other splits stay, and must
-    hold the same classes.
+    The split's earlier shards in `output_dir` are replaced only once every new shard is
+    written: until then they stay as they were, and a failed or interrupted write leaves
+    them so. Other splits stay, and must hold the same classes.
     """
     if isinstance(num_shards, bool) or not isinstance(num_shards, int) or num_shards < 1:
         raise ValueError(f"num_shards={num_shards!r} is not valid; expected a positive integer.")
@@ -59,19 +64,24 @@ def write(dataset, dataset_spec, output_dir, split, num_shards):
     spec_file = output_dir / SPEC_FILE
     if spec_file.exists() and DatasetSpec.from_json_file(spec_file).class_names != dataset_spec.class_names:
         raise ValueError(f"{spec_file}: holds other classes than {dataset_spec.name}; write to another folder.")
-    spec_file.write_text(dataset_spec.to_json())
-    for stale in existing_shards(output_dir, split):
-        stale.unlink()
-    paths = shard_paths(output_dir, split, num_shards)
-    writers = [tf.io.TFRecordWriter(str(path)) for path in paths]
-    count = 0
-    try:
-        encoded = dataset.map(_encode_png, tf.data.AUTOTUNE).as_numpy_iterator()
-        for count, (image_png, label_png) in enumerate(encoded, start=1):
-            writers[(count - 1) % num_shards].write(_example(image_png, label_png))
-    finally:
-        for writer in writers:
-            writer.close()
+    with files.staging_folder(output_dir) as staging:
+        paths = shard_paths(staging, split, num_shards)
+        writers = [tf.io.TFRecordWriter(str(path)) for path in paths]
+        count = 0
+        try:
+            encoded = dataset.map(_encode_png, tf.data.AUTOTUNE).as_numpy_iterator()
+            for count, (image_png, label_png) in enumerate(encoded, start=1):
+                writers[(count - 1) % num_shards].write(_example(image_png, label_png))
+        finally:
+            for writer in writers:
+                writer.close()
+        if not count:
+            raise ValueError(f"The {split} split has no examples to write to {output_dir}.")
+        files.write_text(spec_file, dataset_spec.to_json())
+        for stale in existing_shards(output_dir, split):
+            stale.unlink()
+        for path in paths:
+            os.replace(path, output_dir / path.name)
     return count
 
 
@@ -79,9 +89,15 @@ def source(data_dir, split):
     """The shards of `split` under `data_dir`, read in parallel."""
     root = existing_dir(data_dir, "TFRecord")
     dataset_spec = spec(root)
-    files = [str(path) for path in existing_shards(root, split)]
-    if not files:
+    shards = existing_shards(root, split)
+    if not shards:
         raise FileNotFoundError(f"{root}: no {split}-NNNNN-of-NNNNN.tfrecord shards found.")
+    total = int(shards[0].stem.rpartition("-of-")[2])
+    if [path.name for path in shards] != [path.name for path in shard_paths(root, split, total)]:
+        raise ValueError(
+            f"{root}: the {split} shards are not one whole set of {total} ({len(shards)} files); convert the split again."
+        )
+    shard_files = [str(path) for path in shards]
     table = index_table(dataset_spec.num_classes)
     valid = f"0..{dataset_spec.num_classes - 1} or 255"
 
@@ -98,4 +114,4 @@ def source(data_dir, split):
         )
         return records.map(parse, tf.data.AUTOTUNE)
 
-    return Source(dataset_spec, tf.data.Dataset.from_tensor_slices(files), read, None, files_sharded=True)
+    return Source(dataset_spec, tf.data.Dataset.from_tensor_slices(shard_files), read, None, files_sharded=True)

@@ -7,6 +7,7 @@ operators (TFLite), the largest logit (or probability) difference and the fracti
 pixels whose class agrees; it is printed and written to `<export_dir>/export_report.json`.
 """
 
+import contextlib
 import dataclasses
 import json
 import pathlib
@@ -14,7 +15,7 @@ from typing import Optional
 
 import numpy as np
 
-from fcnseg import data
+from fcnseg import data, files
 from fcnseg.conventions import SIZE_MULTIPLE, check_size
 from fcnseg.data.pipeline import make_dataset
 from fcnseg.data.specs import CLASSES_FILE
@@ -90,7 +91,7 @@ def export(config, verbose=1):
         figures, and `operators` for TFLite files).
     """
     spec = data.dataset_spec(config.dataset, config.data_dir, **config.dataset_options)
-    keras_model = KerasSegmenter(load_keras_model(config.model, float32=True), spec)
+    keras_model = KerasSegmenter(load_keras_model(config.model, float32=True), spec, config.model)
     model = keras_model.model
     keras_model.check_classes(spec, config.model, f"--dataset={config.dataset}")
     source = data.open_source(config.dataset, config.data_dir, config.split, **config.dataset_options)
@@ -107,37 +108,45 @@ def export(config, verbose=1):
         entry.update(_parity(expected, got, "probability"))
         report["files"].append(entry)
         _say(verbose, entry)
-    if config.tflite:
-        count = max(config.calibration_images if "int8" in config.quantize else 0, config.parity_images)
-        images = resized_images(source, config.input_size, count)
-        if not len(images):
-            raise ValueError(_no_images(config))
-        parity_images = images[: config.parity_images]
-        expected = model.predict_on_batch(parity_images.astype(np.float32))
-        export_dir.mkdir(parents=True, exist_ok=True)
-        (export_dir / CLASSES_FILE).write_text(spec.to_json())
-        for quantize in config.quantize:
-            content = convert(
-                model,
-                config.input_size,
-                quantize,
-                config.argmax,
-                config.delegate_friendly,
-                images[: config.calibration_images] if quantize == "int8" else None,
-            )
-            suffix = "_argmax" if config.argmax else ""
-            path = export_dir / f"{pathlib.Path(config.model).stem}_{quantize}{suffix}.tflite"
-            path.write_bytes(content)
-            runner = TFLiteSegmenter(path, spec)
-            outputs = [runner.run(image) for image in parity_images]
-            entry = {"path": str(path), "format": f"tflite_{quantize}", "bytes": len(content)}
-            entry.update(_parity(expected, outputs, "logit", masks=runner.outputs_mask))
-            entry["operators"] = operators(content)
-            report["files"].append(entry)
-            _say(verbose, entry)
-    export_dir.mkdir(parents=True, exist_ok=True)
-    (export_dir / "export_report.json").write_text(json.dumps(report, indent=2))
+    # The TFLite files, their classes.json and the report take their final names together, once
+    # all are written: a failed export leaves the previous ones as they were.
+    with contextlib.ExitStack() as staged:
+        if config.tflite:
+            _export_tflite(config, model, spec, source, export_dir, report, staged, verbose)
+        staged.enter_context(files.atomic_path(export_dir / "export_report.json")).write_text(
+            json.dumps(report, indent=2)
+        )
     return report
+
+
+def _export_tflite(config, model, spec, source, export_dir, report, staged, verbose):
+    count = max(config.calibration_images if "int8" in config.quantize else 0, config.parity_images)
+    images = resized_images(source, config.input_size, count)
+    if not len(images):
+        raise ValueError(_no_images(config))
+    parity_images = images[: config.parity_images]
+    expected = model.predict_on_batch(parity_images.astype(np.float32))
+    staged.enter_context(files.atomic_path(export_dir / CLASSES_FILE)).write_text(spec.to_json())
+    for quantize in config.quantize:
+        content = convert(
+            model,
+            config.input_size,
+            quantize,
+            config.argmax,
+            config.delegate_friendly,
+            images[: config.calibration_images] if quantize == "int8" else None,
+        )
+        suffix = "_argmax" if config.argmax else ""
+        path = export_dir / f"{pathlib.Path(config.model).stem}_{quantize}{suffix}.tflite"
+        temporary = staged.enter_context(files.atomic_path(path))
+        temporary.write_bytes(content)
+        runner = TFLiteSegmenter(temporary, spec)
+        outputs = [runner.run(image) for image in parity_images]
+        entry = {"path": str(path), "format": f"tflite_{quantize}", "bytes": len(content)}
+        entry.update(_parity(expected, outputs, "logit", masks=runner.outputs_mask))
+        entry["operators"] = operators(content)
+        report["files"].append(entry)
+        _say(verbose, entry)
 
 
 def _parity(expected, got, quantity, masks=False):

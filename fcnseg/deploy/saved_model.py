@@ -14,13 +14,12 @@ float32 `[batch, height, width, classes]`, at the input's size: the graph pads i
 a multiple of 32 and crops back, or resizes to a fixed size and back.
 """
 
-import os
 import pathlib
-import shutil
 import tempfile
 
 import tensorflow as tf
 
+from fcnseg import files
 from fcnseg.conventions import SIZE_MULTIPLE
 from fcnseg.data.specs import CLASSES_FILE
 from fcnseg.deploy.exportable import exportable
@@ -106,40 +105,15 @@ def write_saved_model(model, spec, export_dir, version=None, resize=None):
         The version folder, a pathlib.Path.
     """
     export_dir = pathlib.Path(export_dir)
-    export_dir.mkdir(parents=True, exist_ok=True)
-    _remove_abandoned_temporaries(export_dir)
     version = next_version(export_dir) if version is None else version
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         raise ValueError(f"--version={version!r} is not valid; expected a positive integer.")
     final = export_dir / str(version)
     if final.exists():
         raise ValueError(f"{final}: version {version} already exists; TF Serving versions are never overwritten.")
-    # A hidden, non-numeric name: TF Serving does not take it for a version.
-    temporary = export_dir / f".{version}.partial-{os.getpid()}"
-    try:
-        with tempfile.TemporaryDirectory() as assets_dir:
-            module = SegmentationServing(model, spec, assets_dir, resize)
-            signatures = {"serving_default": module.serve, "serving_bytes": module.serve_bytes}
-            tf.saved_model.save(module, str(temporary), signatures=signatures)
-        os.rename(temporary, final)
-    finally:
-        shutil.rmtree(temporary, ignore_errors=True)
+    # Written under a hidden, non-numeric name, which TF Serving does not take for a version.
+    with files.atomic_path(final) as temporary, tempfile.TemporaryDirectory() as assets_dir:
+        module = SegmentationServing(model, spec, assets_dir, resize)
+        signatures = {"serving_default": module.serve, "serving_bytes": module.serve_bytes}
+        tf.saved_model.save(module, str(temporary), signatures=signatures)
     return final
-
-
-def _remove_abandoned_temporaries(export_dir):
-    """Removes the temporary folders of exports that were killed (their process is gone)."""
-    for path in export_dir.glob(".*.partial-*"):
-        pid = path.name.rpartition("-")[2]
-        if pid.isdigit() and not _process_alive(int(pid)):
-            shutil.rmtree(path, ignore_errors=True)
-
-
-def _process_alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

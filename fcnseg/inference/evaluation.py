@@ -18,14 +18,14 @@ import json
 import pathlib
 from typing import Optional
 
-import cv2
 import keras
 import numpy as np
 
-from fcnseg import data
+from fcnseg import data, files
 from fcnseg.data import cityscapes
+from fcnseg.inference.image_files import write_image
 from fcnseg.inference.segmenter import load_segmenter
-from fcnseg.inference.tiling import Tiling, same_size_batches, segment
+from fcnseg.inference.tiling import Tiling, masks, same_size_batches
 from fcnseg.metrics import confusion_matrix, confusion_scores
 
 
@@ -70,12 +70,12 @@ def evaluate(config, verbose=1):
     progress = keras.utils.Progbar(source.size, unit_name="image", verbose=verbose)
     images = 0
     for batch_images, batch_labels in same_size_batches(source.load().as_numpy_iterator(), config.batch_size):
-        masks = segment(segmenter, batch_images, config.tiling, config.batch_size).argmax(-1)
-        for label, mask in zip(batch_labels, masks):
+        predicted = masks(segmenter, batch_images, config.tiling, config.batch_size)
+        for label, mask in zip(batch_labels, predicted):
             confusion += confusion_matrix(label[..., 0], mask, spec.num_classes)
             if write_label_ids:
                 write_label_ids(mask)
-        images += len(masks)
+        images += len(predicted)
         progress.update(images)
     if not images:
         raise ValueError(f"--dataset={config.dataset} --split={config.split} has no images.")
@@ -100,18 +100,18 @@ def _label_id_writer(source, config):
     def write(mask):
         image_path = next(image_paths)
         path = root / image_path.parent.name / image_path.name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if not cv2.imwrite(str(path), table[mask]):
-            raise OSError(f"{path}: could not write the label-id PNG.")
+        write_image(path, table[mask])
 
     return write
 
 
 def _write_results(output_dir, scores, confusion, class_names):
     output_dir.mkdir(parents=True, exist_ok=True)
-    (output_dir / "metrics.json").write_text(json.dumps(scores, indent=2))
-    np.save(output_dir / "confusion.npy", confusion)
-    plot_confusion(confusion, class_names, output_dir / "confusion.png")
+    files.write_text(output_dir / "metrics.json", json.dumps(scores, indent=2))
+    with files.atomic_path(output_dir / "confusion.npy") as temporary:
+        np.save(temporary, confusion)
+    with files.atomic_path(output_dir / "confusion.png") as temporary:
+        plot_confusion(confusion, class_names, temporary)
 
 
 def plot_confusion(confusion, class_names, path):

@@ -12,6 +12,7 @@ An image `a/b.jpg` of the input folder gives `<output>/a/b_<view>.<png|jpg>`; a 
 size (twice the width for `side_by_side`). `legend.png` shows the classes' colours.
 """
 
+import contextlib
 import dataclasses
 import itertools
 import pathlib
@@ -22,10 +23,12 @@ import cv2
 import keras
 import numpy as np
 
+from fcnseg import files
 from fcnseg.data.source import IMAGE_SUFFIXES, list_images
 from fcnseg.data.specs import DatasetSpec
+from fcnseg.inference.image_files import read_image, write_image
 from fcnseg.inference.segmenter import load_segmenter
-from fcnseg.inference.tiling import Tiling, same_size_batches, segment
+from fcnseg.inference.tiling import Tiling, masks, same_size_batches
 from fcnseg.overlay import colorize, legend, overlay, side_by_side
 
 VIEWS = ("overlay", "color", "side_by_side", "index")
@@ -101,7 +104,7 @@ def predict(config, verbose=1):
     else:
         kind, count, paths = "images", *_predict_images(segmenter, spec, source, output, config, verbose)
     if config.legend:
-        paths.append(_write_image(output / "legend.png", legend(spec.class_names, spec.colors)))
+        paths.append(write_image(output / "legend.png", legend(spec.class_names, spec.colors)))
     return {"kind": kind, "count": count, "seconds": time.perf_counter() - start, "paths": paths}
 
 
@@ -117,16 +120,15 @@ def _predict_images(segmenter, spec, source, output, config, verbose):
     else:
         files, names = [source], [pathlib.Path(source.stem)]
     progress = keras.utils.Progbar(len(files), unit_name="image", verbose=verbose)
-    items = ((_read_image(file), name) for file, name in zip(files, names))
+    items = ((read_image(file), name) for file, name in zip(files, names))
     paths, done = [], 0
     for images, batch_names in same_size_batches(items, config.batch_size):
-        masks = segment(segmenter, images, config.tiling, config.batch_size).argmax(-1)
-        for image, mask, name in zip(images, masks, batch_names):
+        predicted = masks(segmenter, images, config.tiling, config.batch_size)
+        for image, mask, name in zip(images, predicted, batch_names):
             for view in config.views:
                 suffix = "png" if view == "index" else config.image_format
                 path = output / name.parent / f"{name.name}_{view}.{suffix}"
-                path.parent.mkdir(parents=True, exist_ok=True)
-                paths.append(_write_image(path, draw(view, image, mask, spec.colors, config.alpha)))
+                paths.append(write_image(path, draw(view, image, mask, spec.colors, config.alpha)))
         done += len(images)
         progress.update(done)
     return done, paths
@@ -136,38 +138,59 @@ def _predict_video(segmenter, spec, source, output, config, verbose):
     if "index" in config.views:
         raise ValueError("--views=index applies to images only; for a video choose overlay, color or side_by_side.")
     capture = cv2.VideoCapture(str(source))
-    frames = _frames(capture, source)
-    first = next(frames, None)
-    if first is None:
-        raise ValueError(f"{source}: not a readable video (no frame could be decoded).")
-    fps = capture.get(cv2.CAP_PROP_FPS) or 30.0
-    total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) or None
-    height, width = first.shape[:2]
-    writers, paths = {}, []
-    for view in config.views:
-        path = output / f"{source.stem}_{view}{source.suffix.lower()}"
-        size = (2 * width if view == "side_by_side" else width, height)
-        writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*VIDEO_CODECS[source.suffix.lower()]), fps, size)
-        if not writer.isOpened():
-            raise OSError(f"{path}: OpenCV cannot write this video.")
-        writers[view] = writer
-        paths.append(path)
-    progress = keras.utils.Progbar(total, unit_name="frame", verbose=verbose)
-    done = 0
     try:
-        frames_with_first = ((frame, None) for frame in itertools.chain([first], frames))
-        for images, _ in same_size_batches(frames_with_first, config.batch_size):
-            masks = segment(segmenter, images, config.tiling, config.batch_size).argmax(-1)
-            for image, mask in zip(images, masks):
-                for view, writer in writers.items():
-                    writer.write(np.ascontiguousarray(draw(view, image, mask, spec.colors, config.alpha)[..., ::-1]))
-            done += len(images)
-            progress.update(done)
+        frames = _frames(capture, source)
+        first = next(frames, None)
+        if first is None:
+            raise ValueError(f"{source}: not a readable video (no frame could be decoded).")
+        fps = capture.get(cv2.CAP_PROP_FPS) or 30.0
+        total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) or None
+        paths = {view: output / f"{source.stem}_{view}{source.suffix.lower()}" for view in config.views}
+        with contextlib.ExitStack() as stack:
+            temporaries = {view: stack.enter_context(files.atomic_path(path)) for view, path in paths.items()}
+            writers = {view: _video_writer(temporaries[view], source, fps, first.shape, view) for view in paths}
+            stack.callback(lambda: [writer.release() for writer in writers.values()])
+            progress = keras.utils.Progbar(total, unit_name="frame", verbose=verbose)
+            done = 0
+            frames_with_first = ((frame, None) for frame in itertools.chain([first], frames))
+            for images, _ in same_size_batches(frames_with_first, config.batch_size):
+                predicted = masks(segmenter, images, config.tiling, config.batch_size)
+                for image, mask in zip(images, predicted):
+                    for view, writer in writers.items():
+                        writer.write(
+                            np.ascontiguousarray(draw(view, image, mask, spec.colors, config.alpha)[..., ::-1])
+                        )
+                done += len(images)
+                progress.update(done)
+            if total is not None and done < total:
+                raise ValueError(f"{source}: cut short: only {done} of its {total} frames could be decoded.")
+            for view, writer in writers.items():
+                writer.release()
+                _check_video(temporaries[view], paths[view], done)
     finally:
-        for writer in writers.values():
-            writer.release()
         capture.release()
-    return done, paths
+    return done, list(paths.values())
+
+
+def _video_writer(path, source, fps, frame_shape, view):
+    height, width = frame_shape[:2]
+    size = (2 * width if view == "side_by_side" else width, height)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*VIDEO_CODECS[source.suffix.lower()]), fps, size)
+    if not writer.isOpened():
+        raise OSError(f"{path}: OpenCV cannot write this video.")
+    return writer
+
+
+def _check_video(path, final, frames):
+    """Fails unless the video OpenCV wrote holds `frames` frames: its writer reports no errors (a full disk)."""
+    capture = cv2.VideoCapture(str(path))
+    written = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) if capture.isOpened() else 0
+    readable = capture.isOpened() and capture.read()[0]
+    capture.release()
+    if written != frames or not readable:
+        raise OSError(
+            f"{final}: the video could not be written ({written} of {frames} frames readable; is the disk full?)."
+        )
 
 
 def draw(view, image, mask, colors, alpha):
@@ -194,17 +217,3 @@ def _frames(capture, source):
             )
         size = frame.shape
         yield frame[..., ::-1]
-
-
-def _read_image(path):
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if image is None:
-        raise ValueError(f"{path}: not a readable image.")
-    return image[..., ::-1]
-
-
-def _write_image(path, picture):
-    pixels = picture[..., ::-1] if picture.ndim == 3 else picture
-    if not cv2.imwrite(str(path), np.ascontiguousarray(pixels)):
-        raise OSError(f"{path}: could not write the picture.")
-    return path

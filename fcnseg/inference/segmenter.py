@@ -9,6 +9,7 @@ probabilities, with the number of classes, the input size it takes and the class
 
 import abc
 import pathlib
+import zipfile
 from typing import Optional
 
 import keras
@@ -55,9 +56,16 @@ class KerasSegmenter(Segmenter):
     Args:
         model: keras.Model.
         spec: DatasetSpec or None.
+        path: str or None. The model's file, for errors.
     """
 
-    def __init__(self, model, spec=None):
+    def __init__(self, model, spec=None, path=None):
+        shapes = (model.input_shape, model.output_shape)
+        if not all(isinstance(shape, tuple) and len(shape) == 4 for shape in shapes) or shapes[0][-1] != 3:
+            raise ValueError(
+                f"{path or model.name}: not a segmentation model; expected images (batch, height, width, 3) in and "
+                f"logits (batch, height, width, classes) out, not {shapes[0]} in and {shapes[1]} out."
+            )
         size = tuple(model.input_shape[1:3])
         super().__init__(model.output_shape[-1], None if None in size else size, spec)
         self.model = model
@@ -148,6 +156,10 @@ def load_keras_model(path, float32=False):
         path: str.
         float32: bool. Compute in float32 even if the model was trained in mixed precision.
     """
+    if not pathlib.Path(path).is_file():
+        raise FileNotFoundError(f"{path}: model not found.")
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"{path}: not a .keras model (not a zip archive: cut short, or another kind of file).")
     try:
         model = keras.saving.load_model(path, compile=False)
     except Exception as error:  # Keras raises many kinds for a bad file; all mean the same here.
@@ -176,7 +188,7 @@ def load_segmenter(path):
         return SavedModelSegmenter(path, spec)
     spec = _classes(path.parent / CLASSES_FILE)
     if path.suffix == ".keras":
-        return KerasSegmenter(load_keras_model(str(path), float32=True), spec)
+        return KerasSegmenter(load_keras_model(str(path), float32=True), spec, path)
     if path.suffix == ".tflite":
         return TFLiteSegmenter(path, spec)
     raise ValueError(f"{path}: unknown model format; expected a .keras file, a SavedModel folder or a .tflite file.")

@@ -7,6 +7,7 @@ fixed input size).
 """
 
 import dataclasses
+import logging
 import math
 from typing import Optional
 
@@ -14,6 +15,13 @@ import numpy as np
 import tensorflow as tf
 
 from fcnseg.conventions import SIZE_MULTIPLE, check_size
+
+# Above this many pixels, `masks` segments an image in tiles of `_TILE` squared with `_MARGIN`
+# pixels of context around each, so memory stays bounded whatever the image's size.
+LARGE_IMAGE_PIXELS = 2048 * 2048
+_TILE = 1024
+_MARGIN = 64
+logger = logging.getLogger("fcnseg.inference")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,6 +83,41 @@ def segment(segmenter, images, tiling=Tiling(), batch_size=8):
     if fixed is None and any(side % tiling.size_multiple for side in window):
         raise ValueError(f"The window {_size(window)} must be a multiple of {tiling.size_multiple} on each side.")
     return _sliding_window(segmenter, images, tuple(window), tiling.overlap, batch_size)
+
+
+def masks(segmenter, images, tiling=Tiling(), batch_size=8):
+    """Class indices of images of one size: the argmax of `segment`, with bounded memory.
+
+    Images of more than `LARGE_IMAGE_PIXELS` pixels (unless `tiling.resize` shrinks them)
+    are cut into tiles with overlapping context, each segmented as `tiling` says, and a
+    warning says so.
+
+    Returns:
+        int array `[batch, height, width]`.
+    """
+    images = np.asarray(images)
+    height, width = images.shape[1:3]
+    if tiling.resize is not None or height * width <= LARGE_IMAGE_PIXELS:
+        return segment(segmenter, images, tiling, batch_size).argmax(-1)
+    logger.warning(
+        "%dx%d images are larger than %d pixels: segmenting them in %dx%d tiles (with %d pixels of context) "
+        "to bound memory.",
+        width,
+        height,
+        LARGE_IMAGE_PIXELS,
+        _TILE,
+        _TILE,
+        _MARGIN,
+    )
+    result = np.zeros(images.shape[:3], np.int32)
+    for top in range(0, height, _TILE):
+        for left in range(0, width, _TILE):
+            crop_top, crop_left = max(top - _MARGIN, 0), max(left - _MARGIN, 0)
+            crop = images[:, crop_top : top + _TILE + _MARGIN, crop_left : left + _TILE + _MARGIN]
+            tile = segment(segmenter, crop, tiling, batch_size).argmax(-1)
+            rows, columns = top - crop_top, left - crop_left
+            result[:, top : top + _TILE, left : left + _TILE] = tile[:, rows : rows + _TILE, columns : columns + _TILE]
+    return result
 
 
 def same_size_batches(items, batch_size):

@@ -5,8 +5,8 @@ Custom layers and initialisers are registered with Keras under the package name
 `fcnseg` has been imported.
 """
 
-import numpy as np
 import keras
+import numpy as np
 from keras import layers, ops
 
 # Per-channel ImageNet means in BGR order, as `keras.applications` subtracts them in

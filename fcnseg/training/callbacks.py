@@ -1,4 +1,5 @@
-"""Keras callbacks of a training run: throughput, a guard against a non-finite loss, and validation pictures."""
+"""Keras callbacks of a training run: throughput, a guard against a non-finite loss, validation pictures,
+and the run's log and checkpoints written atomically."""
 
 import math
 import time
@@ -7,7 +8,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from fcnseg import files
 from fcnseg.overlay import overlay
+from fcnseg.training import run_dir
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -83,3 +86,33 @@ class ValidationImages(keras.callbacks.Callback):
                 "predictions", overlay(self.images, masks, self.colors), step=epoch, max_outputs=len(self.images)
             )
         self._writer.flush()
+
+
+class EpochLog(keras.callbacks.Callback):
+    """Adds each epoch's logs as a row of `log.csv` in the run folder: `epoch`, then the logs' keys
+    sorted, as Keras' `CSVLogger` writes them, but by rewriting the file atomically, so a killed
+    run never leaves half a row.
+
+    Args:
+        out_dir: str. The run folder.
+    """
+
+    def __init__(self, out_dir):
+        super().__init__()
+        self.out_dir = out_dir
+
+    def on_epoch_end(self, epoch, logs=None):
+        row = {"epoch": epoch, **{key: float(value) for key, value in sorted((logs or {}).items())}}
+        run_dir.append_log_row(self.out_dir, row)
+
+
+class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
+    """Keras' `ModelCheckpoint`, saving to a temporary file that is renamed over the checkpoint,
+    so a run killed while saving leaves the previous checkpoint whole."""
+
+    def _save_model(self, epoch, batch, logs):
+        # Keras' own method, but for where it saves; `_should_save_model` also keeps `best`.
+        filepath = self._get_file_path(epoch, batch, logs)
+        if self._should_save_model(epoch, batch, logs, filepath):
+            with files.atomic_path(filepath) as temporary:
+                self.model.save(temporary, overwrite=True)

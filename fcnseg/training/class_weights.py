@@ -3,7 +3,7 @@
 import json
 import os
 
-from fcnseg import data
+from fcnseg import data, files
 
 
 def class_weights(config, spec, out_dir):
@@ -18,8 +18,9 @@ def class_weights(config, spec, out_dir):
         weights = data.median_frequency_weights(*frequencies).tolist()
     else:
         weights = _read_class_weights(config.class_weights, spec.class_names)
-    with open(os.path.join(out_dir, "class_weights.json"), "w") as file:
-        json.dump(dict(zip(spec.class_names, weights)), file, indent=2)
+    files.write_text(
+        os.path.join(out_dir, "class_weights.json"), json.dumps(dict(zip(spec.class_names, weights)), indent=2)
+    )
     return weights
 
 

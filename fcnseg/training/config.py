@@ -185,13 +185,16 @@ def _check_at_least(name, value, minimum):
 
 
 def check_model(config, num_classes):
-    """Builds the model once at the crop size, so a bad crop or option fails before any data is read."""
-    try:
-        model = models.build_model(config.model, num_classes, (*config.crop_size, 3), None, **config.model_options)
-    except ValueError as error:
-        raise ValueError(
-            f"--model={config.model} at --crop_size={config.crop_size[0]},{config.crop_size[1]}: {error}"
-        ) from None
+    """Builds the model at the crop size and the validation size, so a size or option the model
+    cannot take fails before any data is read."""
+    sizes = {"crop_size": config.crop_size, "eval_size": config.eval_size}
+    for name, size in sizes.items():
+        if size is None:
+            continue
+        try:
+            model = models.build_model(config.model, num_classes, (*size, 3), None, **config.model_options)
+        except ValueError as error:
+            raise ValueError(f"--model={config.model} at --{name}={size[0]},{size[1]}: {error}") from None
     if config.freeze_encoder_epochs and not any(layer.name == "encoder" for layer in model.layers):
         raise ValueError(
             "--freeze_encoder_epochs needs a model with an encoder; "

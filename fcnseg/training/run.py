@@ -10,10 +10,17 @@ import os
 import keras
 import tensorflow as tf
 
-from fcnseg import data, metrics, models
+from fcnseg import data, files, metrics, models
 from fcnseg.data.pipeline import make_dataset
 from fcnseg.training import run_dir
-from fcnseg.training.callbacks import ImagesPerSecond, NonFiniteLossError, StopOnNonFiniteLoss, ValidationImages
+from fcnseg.training.callbacks import (
+    AtomicModelCheckpoint,
+    EpochLog,
+    ImagesPerSecond,
+    NonFiniteLossError,
+    StopOnNonFiniteLoss,
+    ValidationImages,
+)
 from fcnseg.training.class_weights import class_weights
 from fcnseg.training.config import check_model
 from fcnseg.training.distribute import make_strategy, worker_subdir
@@ -40,8 +47,13 @@ def train(config, flags_text=None, verbose=1):
             f"--class_weights={config.class_weights} is not valid; expected none, median_frequency or an existing "
             "JSON file."
         )
-    out_dir = os.path.join(config.model_dir, worker_subdir())
+    out_dir = os.path.normpath(os.path.join(config.model_dir, worker_subdir()))
     os.makedirs(out_dir, exist_ok=True)
+    with run_dir.lock(out_dir):
+        return _train(config, flags_text, out_dir, verbose)
+
+
+def _train(config, flags_text, out_dir, verbose):
     done = run_dir.completed_epochs(out_dir)
     if done:
         run_dir.check_same_run(out_dir, config)
@@ -167,8 +179,7 @@ def _fit(config, spec, strategy, out_dir, done, verbose):
         "loss": scores["loss"],
         **metrics.confusion_scores(mean_iou.total_cm.numpy(), spec.class_names),
     }
-    with open(os.path.join(out_dir, run_dir.METRICS_FILE), "w") as file:
-        json.dump(result, file, indent=2)
+    files.write_text(os.path.join(out_dir, run_dir.METRICS_FILE), json.dumps(result, indent=2))
     return result
 
 
@@ -193,9 +204,9 @@ def _callbacks(config, spec, out_dir, val_source, done):
         callbacks.append(ValidationImages(os.path.join(out_dir, "tensorboard"), images, spec.colors))
     return callbacks + [
         keras.callbacks.TensorBoard(os.path.join(out_dir, "tensorboard"), write_graph=False),
-        keras.callbacks.CSVLogger(os.path.join(out_dir, run_dir.LOG_FILE), append=True),
-        keras.callbacks.ModelCheckpoint(os.path.join(out_dir, run_dir.LAST_MODEL)),
-        keras.callbacks.ModelCheckpoint(
+        EpochLog(out_dir),
+        AtomicModelCheckpoint(os.path.join(out_dir, run_dir.LAST_MODEL)),
+        AtomicModelCheckpoint(
             os.path.join(out_dir, run_dir.BEST_MODEL),
             monitor=run_dir.MONITOR,
             mode="max",

@@ -12,11 +12,15 @@ A run folder (`model_dir`, or a worker's folder under it) holds:
   validation split.
 """
 
+import contextlib
 import csv
+import fcntl
+import io
 import json
 import os
 import pathlib
 
+from fcnseg import files
 from fcnseg.data.specs import CLASSES_FILE
 from fcnseg.training.config import TrainConfig
 
@@ -27,6 +31,7 @@ LOG_FILE = "log.csv"
 BEST_MODEL = "best.keras"
 LAST_MODEL = "last.keras"
 BACKUP_DIR = "backup"
+LOCK_FILE = ".lock"
 # The logged metric that chooses `best.keras`.
 MONITOR = "val_mean_iou"
 
@@ -39,15 +44,51 @@ def read_config(folder):
 
 def write_config(folder, config):
     """Writes `config` as `folder`'s `run_config.json`."""
-    (pathlib.Path(folder) / CONFIG_FILE).write_text(config.to_json())
+    files.write_text(pathlib.Path(folder) / CONFIG_FILE, config.to_json())
 
 
 def write_run_files(out_dir, config, spec, flags_text=None):
     """Writes the run's `run_config.json`, `classes.json` and (if given) `flags.txt` into `out_dir`."""
     write_config(out_dir, config)
-    (pathlib.Path(out_dir) / CLASSES_FILE).write_text(spec.to_json())
+    files.write_text(pathlib.Path(out_dir) / CLASSES_FILE, spec.to_json())
     if flags_text is not None:
-        (pathlib.Path(out_dir) / FLAGS_FILE).write_text(flags_text)
+        files.write_text(pathlib.Path(out_dir) / FLAGS_FILE, flags_text)
+
+
+@contextlib.contextmanager
+def lock(out_dir):
+    """Holds an exclusive lock on the run folder `out_dir` while the block runs.
+
+    It is an OS lock (`flock` on `out_dir/.lock`), so the system releases it when the
+    process ends, however it ends: a killed run's folder is free for the same command to resume.
+    """
+    path = os.path.join(out_dir, LOCK_FILE)
+    handle = open(path, "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "unknown"
+        handle.close()
+        raise ValueError(
+            f"{out_dir}: another training (process {holder}) is running in this folder; wait for it to end, "
+            "or give another --model_dir."
+        ) from None
+    try:
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        yield
+    finally:
+        handle.close()  # releases the lock
+
+
+def append_log_row(out_dir, row):
+    """Adds a row (a dict; `epoch` first) to `log.csv`, rewriting the file atomically."""
+    rows = [*_log_rows(out_dir), {key: str(value) for key, value in row.items()}]
+    columns = list(dict.fromkeys(key for each in rows for key in each))
+    write_log(out_dir, columns, rows)
 
 
 def check_same_run(out_dir, config):
@@ -81,10 +122,16 @@ def truncate_log(out_dir, epochs):
     kept = [row for row in rows if int(row["epoch"]) < epochs]
     if len(kept) == len(rows):
         return
-    with open(os.path.join(out_dir, LOG_FILE), "w", newline="") as file:
-        writer = csv.DictWriter(file, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(kept)
+    write_log(out_dir, rows[0].keys(), kept)
+
+
+def write_log(out_dir, columns, rows):
+    """Writes `log.csv` (atomically) with these columns and rows (dicts)."""
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=list(columns))
+    writer.writeheader()
+    writer.writerows(rows)
+    files.write_text(os.path.join(out_dir, LOG_FILE), text.getvalue())
 
 
 def best_so_far(out_dir):
@@ -104,7 +151,11 @@ def _log_rows(out_dir):
     if not os.path.exists(path):
         return []
     with open(path, newline="") as file:
-        return list(csv.DictReader(file))
+        rows = list(csv.DictReader(file))
+    for number, row in enumerate(rows, start=2):
+        if not str(row.get("epoch", "")).isdigit():
+            raise ValueError(f"{path}: line {number} is not an epoch's row; repair or delete the file to go on.")
+    return rows
 
 
 def _best_row(out_dir):

@@ -138,7 +138,7 @@ def test_bad_input_ends_with_one_line(tmp_path):
     (tmp_path / "broken.keras").write_bytes(b"not a zip file")
     cases = [
         (str(tmp_path / "missing.keras"), "missing.keras: model not found"),
-        (str(tmp_path / "broken.keras"), "broken.keras: not a loadable .keras model"),
+        (str(tmp_path / "broken.keras"), "broken.keras: not a .keras model (not a zip archive"),
         (eight_classes, "the model predicts 8 classes but --dataset=camvid has 11"),
         (f"{eight_classes} --window=tall,wide", "--window=tall,wide is not valid"),
     ]

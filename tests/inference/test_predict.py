@@ -117,7 +117,7 @@ def test_bad_input_is_named(tmp_path, model):
     cases = [
         (dict(input=str(tmp_path / "empty")), "empty: no images"),
         (dict(input=str(tmp_path / "twins")), "a.bmp and .*a.png would write the same pictures"),
-        (dict(input=str(tmp_path / "bad")), "broken.png: not a readable image"),
+        (dict(input=str(tmp_path / "bad")), "broken.png: not a PNG, JPEG, BMP or GIF image"),
         (dict(input=str(tmp_path / "broken.mp4")), "broken.mp4: not a readable video"),
         (dict(input=str(tmp_path / "nothing.png")), "nothing.png: input not found"),
         (dict(input=str(tmp_path / "one.png"), spec=data.dataset_spec("synthetic")), "predicts 11 classes but"),

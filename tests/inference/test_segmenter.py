@@ -1,10 +1,11 @@
-"""`segment` on images of any size: padding, sliding windows and resizing give the known masks."""
+"""`segment` on images of any size: padding, sliding windows, resizing and tiles of large images give the known masks."""
 
 import numpy as np
 import pytest
 from known_models import nearest_color, nearest_color_model, save
 
 from fcnseg.data import camvid
+from fcnseg.inference import tiling
 from fcnseg.inference.segmenter import load_segmenter
 from fcnseg.inference.tiling import Tiling, segment
 
@@ -73,3 +74,28 @@ def test_sizes_the_model_cannot_take_are_refused(any_size, fixed_size):
         segment(fixed_size, images, Tiling(resize=(64, 64)))
     with pytest.raises(ValueError, match="--resize and --window exclude each other"):
         Tiling(resize=(32, 32), window=(32, 32))
+
+
+@pytest.mark.parametrize("segmenter_name", ["any_size", "fixed_size"])
+def test_large_images_are_segmented_in_tiles_of_bounded_size_with_the_same_masks(
+    request, monkeypatch, caplog, segmenter_name
+):
+    monkeypatch.setattr(tiling, "LARGE_IMAGE_PIXELS", 64 * 64)
+    monkeypatch.setattr(tiling, "_TILE", 64)
+    monkeypatch.setattr(tiling, "_MARGIN", 8)
+    segmenter = request.getfixturevalue(segmenter_name)
+    sizes = []
+    recording = type(segmenter).__call__
+
+    def record(self, batch):
+        sizes.append(batch.shape[1] * batch.shape[2])
+        return recording(self, batch)
+
+    monkeypatch.setattr(type(segmenter), "__call__", record)
+    images = _images(150, 200)
+    np.testing.assert_array_equal(tiling.masks(segmenter, images), nearest_color(images, COLORS))
+    assert max(sizes) <= 96 * 96  # a 64x64 tile with 8 pixels of context, padded to 32
+    assert "200x150 images are larger than 4096 pixels: segmenting them in 64x64 tiles" in caplog.text
+    sizes.clear()
+    np.testing.assert_array_equal(tiling.masks(segmenter, _images(32, 64)), nearest_color(_images(32, 64), COLORS))
+    assert len(sizes) == 1  # small images: in one call (the whole batch, or its windows)
