@@ -5,7 +5,8 @@
     python bench/tflite_latency.py --data_dir=../shared/data/camvid --models= \\
         --camvid_model=runs/unet_camvid_small/best.keras
 
-Latency: for every model of `fcnseg.list_models()` (11 classes, random weights) at
+Latency: for every model of `fcnseg.list_models()` (11 classes, random weights; or those
+of --models, with options) at
 --height x --width, the median wall time of one image through LiteRT's interpreter
 (`ai_edge_litert`, --threads threads, XNNPACK as LiteRT applies it by default) over --runs
 runs after --warmup runs, and of Keras `predict_on_batch` on the same image in the same
@@ -34,6 +35,7 @@ from machine import cpu_model
 
 import fcnseg
 from fcnseg import data
+from fcnseg.cli import key_value_options
 from fcnseg.deploy.exporter import resized_images
 from fcnseg.deploy.tflite import QUANTIZATIONS, convert
 from fcnseg.inference.evaluation import EvalConfig, evaluate
@@ -41,7 +43,12 @@ from fcnseg.inference.segmenter import TFLiteSegmenter, load_keras_model
 
 NUM_CLASSES = 11  # CamVid's classes
 
-flags.DEFINE_list("models", fcnseg.list_models(), "Models to time (random weights); empty for none.")
+flags.DEFINE_list(
+    "models",
+    fcnseg.list_models(),
+    "Models to time (random weights), each a name or name:option=value[:option=value], e.g. "
+    "lraspp_mobilenetv3_small:minimalistic=True; empty for none.",
+)
 flags.DEFINE_list("quantize", list(QUANTIZATIONS), "TFLite precisions.")
 flags.DEFINE_integer("height", 352, "Input height: CamVid's 360 rounded down to a multiple of 32.")
 flags.DEFINE_integer("width", 480, "Input width.")
@@ -77,7 +84,8 @@ def median_ms(function, runs, warmup):
 def time_model(name, size, image, calibration, folder):
     """Rows (format, megabytes, median ms) for Keras and each TFLite precision."""
     keras.utils.set_random_seed(0)
-    model = fcnseg.build_model(name, NUM_CLASSES)
+    model_name, options = model_spec(name)
+    model = fcnseg.build_model(model_name, NUM_CLASSES, **options)
     pixels = image[None].astype(np.float32)
     rows = [("keras", None, median_ms(lambda: model.predict_on_batch(pixels), FLAGS.runs, FLAGS.warmup))]
     for quantize in FLAGS.quantize:
@@ -108,9 +116,15 @@ def camvid_scores(size, calibration, folder):
     return rows
 
 
+def model_spec(text):
+    """The model name and options of a --models entry `name:option=value:...`."""
+    name, *items = text.split(":")
+    return name, key_value_options("models", items)
+
+
 def main(argv):
     del argv
-    unknown = [name for name in FLAGS.models if name not in fcnseg.list_models()]
+    unknown = [name for name in FLAGS.models if model_spec(name)[0] not in fcnseg.list_models()]
     if unknown:
         sys.exit(f"error: unknown --models {', '.join(unknown)}; valid: {', '.join(fcnseg.list_models())}.")
     if [name for name in FLAGS.quantize if name not in QUANTIZATIONS]:

@@ -3,7 +3,7 @@
 import inspect
 import numbers
 
-from fcnseg.models import deeplab, fcn, unet
+from fcnseg.models import deeplab, fcn, lraspp, unet
 from fcnseg.models.backbones import check_encoder_weights
 
 MODELS = {
@@ -14,6 +14,8 @@ MODELS = {
     "unet": unet.unet,
     "deeplabv3plus_mobilenetv2": deeplab.deeplabv3plus_mobilenetv2,
     "deeplabv3plus_resnet50": deeplab.deeplabv3plus_resnet50,
+    "lraspp_mobilenetv3_large": lraspp.lraspp_mobilenetv3_large,
+    "lraspp_mobilenetv3_small": lraspp.lraspp_mobilenetv3_small,
 }
 
 

@@ -26,12 +26,19 @@ class EncoderSpec:
         stages: dict. Output stride (16 or 32) -> prefixes of the layer names that
             downsample to and compute at that stride; used to trade their stride for
             dilation (atrous convolution). Empty if the encoder does not support it.
+        application_options: dict. Keyword arguments the constructor always gets.
     """
 
     application: object
     normalization: str
     features: dict
     stages: dict
+    application_options: dict = dataclasses.field(default_factory=dict)
+
+
+# The name `features` gives the application's own output (its last layer, whose name Keras
+# numbers by how many layers of its kind were made before it).
+APPLICATION_OUTPUT = "<application output>"
 
 
 ENCODERS = {
@@ -76,6 +83,29 @@ ENCODERS = {
             16: ("block_6_pad", "block_6_depthwise") + tuple(f"block_{i}_" for i in range(7, 13)),
             32: ("block_13_pad", "block_13_depthwise", "block_14_", "block_15_", "block_16_"),
         },
+    ),
+    # Howard et al., "Searching for MobileNetV3", ICCV 2019. The stride-32 features are the
+    # last 1x1 convolution's (960 or 576 channels), which LR-ASPP taps; the stride-8 ones the
+    # last block at stride 8. Preprocessing is ImageNormalization's, not the application's.
+    "mobilenetv3_large": EncoderSpec(
+        application=keras.applications.MobileNetV3Large,
+        normalization="tf",
+        features={8: "expanded_conv_5_add", 16: "expanded_conv_11_add", 32: APPLICATION_OUTPUT},
+        stages={
+            16: ("expanded_conv_6_depthwise",) + tuple(f"expanded_conv_{i}_" for i in range(7, 12)),
+            32: ("expanded_conv_12_depthwise", "expanded_conv_13_", "expanded_conv_14_"),
+        },
+        application_options={"include_preprocessing": False},
+    ),
+    "mobilenetv3_small": EncoderSpec(
+        application=keras.applications.MobileNetV3Small,
+        normalization="tf",
+        features={8: "expanded_conv_2_add", 16: "expanded_conv_7_add", 32: APPLICATION_OUTPUT},
+        stages={
+            16: ("expanded_conv_3_depthwise",) + tuple(f"expanded_conv_{i}_" for i in range(4, 8)),
+            32: ("expanded_conv_8_depthwise", "expanded_conv_9_", "expanded_conv_10_"),
+        },
+        application_options={"include_preprocessing": False},
     ),
 }
 
@@ -122,7 +152,7 @@ def load_application(application, weights, **kwargs):
         raise
 
 
-def build_encoder(name, weights, feature_layers, output_stride=32):
+def build_encoder(name, weights, feature_layers, output_stride=32, **options):
     """Builds an ImageNet encoder that returns feature maps of raw RGB pixels.
 
     Args:
@@ -135,6 +165,7 @@ def build_encoder(name, weights, feature_layers, output_stride=32):
             downsampling for dilation (Chen et al., "Rethinking Atrous Convolution
             for Semantic Image Segmentation", 2017), so features at stride 32 are
             then computed at `output_stride`.
+        **options: Options of the `keras.applications` constructor, e.g. `minimalistic`.
 
     Returns:
         A `keras.Model` named "encoder" from an image to a dict of feature maps
@@ -147,10 +178,15 @@ def build_encoder(name, weights, feature_layers, output_stride=32):
         raise ValueError(f"Encoder {name!r} only supports output_stride=32, not {output_stride}.")
     pixels = keras.Input(shape=(None, None, 3), name="pixels")
     normalized = ImageNormalization(spec.normalization, name="normalization")(pixels)
-    network = load_application(spec.application, weights, include_top=False, input_tensor=normalized)
+    network = load_application(
+        spec.application, weights, include_top=False, input_tensor=normalized, **spec.application_options, **options
+    )
     if output_stride < 32:
         network = _dilate(network, spec, output_stride)
-    outputs = {layer_name: network.get_layer(layer_name).output for layer_name in feature_layers}
+    outputs = {
+        layer_name: network.outputs[0] if layer_name == APPLICATION_OUTPUT else network.get_layer(layer_name).output
+        for layer_name in feature_layers
+    }
     return keras.Model(network.inputs, outputs, name="encoder")
 
 

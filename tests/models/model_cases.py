@@ -16,6 +16,7 @@ CASES = [pytest.param(name, {}, id=name) for name in fcnseg.list_models()] + [
     pytest.param("unet", {"encoder": "mobilenetv2"}, id="unet-mobilenetv2"),
     pytest.param("deeplabv3plus_mobilenetv2", {"output_stride": 8}, id="deeplabv3plus_mobilenetv2-os8"),
     pytest.param("deeplabv3plus_resnet50", {"output_stride": 8}, id="deeplabv3plus_resnet50-os8"),
+    pytest.param("lraspp_mobilenetv3_large", {"minimalistic": True}, id="lraspp_mobilenetv3_large-minimalistic"),
 ]
 
 

@@ -17,6 +17,8 @@ ALL_MODELS = [
     "unet",
     "deeplabv3plus_mobilenetv2",
     "deeplabv3plus_resnet50",
+    "lraspp_mobilenetv3_large",
+    "lraspp_mobilenetv3_small",
 ]
 
 
@@ -30,7 +32,7 @@ def test_version_is_a_string():
 
 
 def test_unknown_model_lists_the_valid_names():
-    with pytest.raises(ValueError, match="Unknown model 'fcn4s'; valid models: fcn32s_vgg16, .*deeplabv3plus_resnet50"):
+    with pytest.raises(ValueError, match="Unknown model 'fcn4s'; valid models: fcn32s_vgg16, .*lraspp_mobilenetv3_small"):
         fcnseg.build_model("fcn4s", NUM_CLASSES)
 
 
@@ -61,6 +63,8 @@ def test_model_options():
         ("unet", {"encoder": "vgg16", "depth": 4}, "depth=4 is not valid for unet with encoder='vgg16'"),
         ("deeplabv3plus_resnet50", {"output_stride": 32}, "output_stride=32 is not valid .* expected 8 or 16"),
         ("fcn8s_vgg16", {"dropout": 1.0}, "dropout=1.0 is not valid for fcn8s_vgg16"),
+        ("lraspp_mobilenetv3_large", {"output_stride": 4}, "output_stride=4 is not valid .* expected 8, 16 or 32"),
+        ("lraspp_mobilenetv3_small", {"minimalistic": "yes"}, "minimalistic='yes' is not valid .* True or False"),
     ],
 )
 def test_bad_option_values(name, options, message):
@@ -100,6 +104,8 @@ def test_unet_without_encoder_has_no_weights_to_load():
         ("fcn8s_resnet50", {}, "ResNet50"),
         ("deeplabv3plus_mobilenetv2", {}, "MobileNetV2"),
         ("unet", {"encoder": "resnet50"}, "ResNet50"),
+        ("lraspp_mobilenetv3_large", {}, "MobileNetV3Large"),
+        ("lraspp_mobilenetv3_small", {"minimalistic": True}, "MobileNetV3Small"),
     ],
 )
 def test_imagenet_weights_offline_say_to_pass_a_local_file(name, options, application, monkeypatch):

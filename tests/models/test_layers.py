@@ -55,7 +55,7 @@ def test_resize_like_follows_the_reference_size_at_run_time():
     )
 
 
-@pytest.mark.parametrize("name", ["resnet50", "mobilenetv2"])
+@pytest.mark.parametrize("name", ["resnet50", "mobilenetv2", "mobilenetv3_large", "mobilenetv3_small"])
 @pytest.mark.parametrize("output_stride", [8, 16, 32])
 def test_dilated_encoder_keeps_resolution_and_weights(name, output_stride):
     top = ENCODERS[name].features[32]

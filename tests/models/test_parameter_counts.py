@@ -75,6 +75,23 @@ def unet(classes, encoder=None, depth=4, base=64):
     return encoder_params(encoder) + unet_expanding_path(channels[32], skips, base, classes)
 
 
+def lraspp(encoder, classes, output_stride=16, minimalistic=False):
+    application = {
+        "mobilenetv3_large": keras.applications.MobileNetV3Large,
+        "mobilenetv3_small": keras.applications.MobileNetV3Small,
+    }[encoder]
+    network = application(
+        include_top=False,
+        weights=None,
+        input_shape=(None, None, 3),
+        minimalistic=minimalistic,
+        include_preprocessing=False,
+    )
+    low, top = {"mobilenetv3_large": (40, 960), "mobilenetv3_small": (24, 576)}[encoder]
+    head = conv_bn(1, top, 128) + conv(1, top, 128, bias=False)  # features and their attention scale
+    return network.count_params() + head + conv(1, low, classes) + conv(1, 128, classes)
+
+
 def deeplabv3plus(encoder, classes):
     channels = ENCODER_CHANNELS[encoder]
     top = channels[32]
@@ -91,6 +108,8 @@ EXPECTED = {
     "unet": unet,
     "deeplabv3plus_mobilenetv2": lambda classes, **_: deeplabv3plus("mobilenetv2", classes),
     "deeplabv3plus_resnet50": lambda classes, **_: deeplabv3plus("resnet50", classes),
+    "lraspp_mobilenetv3_large": lambda classes, **options: lraspp("mobilenetv3_large", classes, **options),
+    "lraspp_mobilenetv3_small": lambda classes, **options: lraspp("mobilenetv3_small", classes, **options),
 }
 
 
