@@ -73,6 +73,31 @@ def define_train_flags(flag_values=flags.FLAGS):
     flags.DEFINE_enum("loss", "cross_entropy", LOSSES, "Per-pixel loss.", flag_values=flag_values)
     flags.DEFINE_float("focal_gamma", 2.0, "Focusing exponent of the focal loss.", flag_values=flag_values)
     flags.DEFINE_float("dice_weight", 0.0, "Weight of an added soft Dice loss.", flag_values=flag_values)
+    flags.DEFINE_float(
+        "ohem_threshold",
+        0.7,
+        "OHEM keeps the pixels whose probability of their label is below this (--loss=ohem_cross_entropy).",
+        flag_values=flag_values,
+    )
+    flags.DEFINE_integer(
+        "ohem_min_kept",
+        100_000,
+        "...but at least this many hardest pixels a replica's batch (--loss=ohem_cross_entropy).",
+        flag_values=flag_values,
+    )
+    flags.DEFINE_float(
+        "batch_norm_momentum",
+        None,
+        "Momentum of every batch norm layer's moving statistics; default each layer's own. keras.applications' "
+        "MobileNets use 0.999, whose statistics lag far behind the weights in a short run from scratch.",
+        flag_values=flag_values,
+    )
+    flags.DEFINE_float(
+        "auxiliary_weight",
+        None,
+        "Loss weight of each auxiliary (deep supervision) head; default the paper's, 0 trains without them.",
+        flag_values=flag_values,
+    )
     flags.DEFINE_string(
         "class_weights",
         "none",
@@ -145,6 +170,10 @@ def config_from_flags(values):
         loss=values.loss,
         focal_gamma=values.focal_gamma,
         dice_weight=values.dice_weight,
+        ohem_threshold=values.ohem_threshold,
+        ohem_min_kept=values.ohem_min_kept,
+        auxiliary_weight=values.auxiliary_weight,
+        batch_norm_momentum=values.batch_norm_momentum,
         class_weights=values.class_weights,
         freeze_encoder_epochs=values.freeze_encoder_epochs,
         mixed_precision=values.mixed_precision,

@@ -3,7 +3,7 @@
 import inspect
 import numbers
 
-from fcnseg.models import deeplab, fcn, lraspp, unet
+from fcnseg.models import bisenetv2, ddrnet, deeplab, fcn, lraspp, unet
 from fcnseg.models.backbones import check_encoder_weights
 
 MODELS = {
@@ -16,6 +16,16 @@ MODELS = {
     "deeplabv3plus_resnet50": deeplab.deeplabv3plus_resnet50,
     "lraspp_mobilenetv3_large": lraspp.lraspp_mobilenetv3_large,
     "lraspp_mobilenetv3_small": lraspp.lraspp_mobilenetv3_small,
+    "bisenetv2": bisenetv2.bisenetv2,
+    "ddrnet23_slim": ddrnet.ddrnet23_slim,
+}
+
+
+# The papers' loss weight of each auxiliary (deep supervision) head, in the order of the
+# extra outputs that `build_model(..., auxiliary_heads=True)` returns after the main logits.
+AUXILIARY_LOSS_WEIGHTS = {
+    "bisenetv2": bisenetv2.AUXILIARY_LOSS_WEIGHTS,
+    "ddrnet23_slim": ddrnet.AUXILIARY_LOSS_WEIGHTS,
 }
 
 
@@ -27,10 +37,27 @@ def list_models():
 def model_options(name):
     """Returns the names of the keyword options the model `name` accepts."""
     parameters = inspect.signature(_builder(name)).parameters.values()
-    return [parameter.name for parameter in parameters if parameter.kind is parameter.KEYWORD_ONLY]
+    return [
+        parameter.name
+        for parameter in parameters
+        if parameter.kind is parameter.KEYWORD_ONLY and parameter.name != "auxiliary_heads"
+    ]
 
 
-def build_model(name, num_classes, input_shape=(None, None, 3), encoder_weights=None, **options):
+def auxiliary_loss_weights(name):
+    """The paper's loss weights of the auxiliary heads of the model `name`; () if it has none."""
+    _builder(name)
+    return AUXILIARY_LOSS_WEIGHTS.get(name, ())
+
+
+def models_with_auxiliary_heads():
+    """The names of the models with auxiliary heads."""
+    return list(AUXILIARY_LOSS_WEIGHTS)
+
+
+def build_model(
+    name, num_classes, input_shape=(None, None, 3), encoder_weights=None, *, auxiliary_heads=False, **options
+):
     """Builds a segmentation model from raw RGB pixels to per-pixel class logits.
 
     Every model takes float32 (or uint8) pixels in 0..255, normalises them in the
@@ -45,10 +72,14 @@ def build_model(name, num_classes, input_shape=(None, None, 3), encoder_weights=
             size the model accepts, a multiple of 32 always works).
         encoder_weights: None (random), "imagenet" (downloaded by `keras.applications`)
             or the path to a local weights file; see each builder for which file.
+        auxiliary_heads: bool. Also return the logits of the auxiliary heads, for training
+            with deep supervision (`auxiliary_loss_weights(name)` gives their weights).
+            Defaults to False.
         **options: The model's own options, listed by `model_options(name)`.
 
     Returns:
-        A `keras.Model`.
+        A `keras.Model`; with `auxiliary_heads`, its outputs are a list: the main logits,
+        then each auxiliary head's, all at the input resolution.
     """
     builder = _builder(name)
     valid_options = model_options(name)
@@ -60,6 +91,10 @@ def build_model(name, num_classes, input_shape=(None, None, 3), encoder_weights=
         raise ValueError(f"num_classes={num_classes!r} is not valid; expected an integer of at least 2.")
     _check_input_shape(input_shape)
     check_encoder_weights(encoder_weights)
+    if auxiliary_heads:
+        if not auxiliary_loss_weights(name):
+            raise ValueError(f"Model {name!r} has no auxiliary heads.")
+        options["auxiliary_heads"] = True
     return builder(int(num_classes), tuple(input_shape), encoder_weights, **options)
 
 

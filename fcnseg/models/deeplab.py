@@ -11,7 +11,7 @@ import keras
 from keras import layers
 
 from fcnseg.models.backbones import ENCODERS, build_encoder
-from fcnseg.models.layers import ResizeLike, conv_bn_relu, float32_logits, image_input
+from fcnseg.models.layers import BilinearUpsampling, ResizeLike, conv_bn_relu, float32_logits, image_input
 
 _ASPP_RATES_AT_STRIDE_16 = (6, 12, 18)
 _FILTERS = 256
@@ -51,13 +51,13 @@ def _deeplabv3plus(encoder_name, num_classes, input_shape, encoder_weights, outp
     features = build_encoder(encoder_name, encoder_weights, [low_level, high_level], output_stride)(inputs)
     rates = tuple(rate * 16 // output_stride for rate in _ASPP_RATES_AT_STRIDE_16)
     x = _atrous_spatial_pyramid_pooling(features[high_level], rates)
-    x = layers.UpSampling2D(output_stride // 4, interpolation="bilinear", name="decoder_upsample")(x)
+    x = BilinearUpsampling(output_stride // 4, name="decoder_upsample")(x)
     skip = conv_bn_relu(features[low_level], _LOW_LEVEL_FILTERS, 1, "decoder_low_level")
     x = layers.Concatenate(name="decoder_concat")([x, skip])
     x = conv_bn_relu(x, _FILTERS, 3, "decoder_a")
     x = conv_bn_relu(x, _FILTERS, 3, "decoder_b")
     x = layers.Conv2D(num_classes, 1, name="classifier")(x)
-    x = layers.UpSampling2D(4, interpolation="bilinear", name="upsample")(x)
+    x = BilinearUpsampling(4, name="upsample")(x)
     return keras.Model(inputs, float32_logits(x), name=name)
 
 

@@ -77,6 +77,41 @@ class BilinearUpsamplingKernel(keras.initializers.Initializer):
         return {}
 
 
+def resize(images, size, interpolation="bilinear"):
+    """`keras.ops.image.resize` of channels-last `images`, also to a size known only at run time.
+
+    Keras checks `size` with Python comparisons, which a TensorFlow graph traced for
+    images of any size (a validation set of several frame sizes, a `reduce_retracing`
+    retrace) cannot evaluate. Only that backend traces with unknown sizes, so there the
+    resize goes to `tf.image.resize`, the op Keras itself calls.
+    """
+    if all(isinstance(length, int) for length in size):
+        return ops.image.resize(images, size, interpolation=interpolation)
+    import tensorflow as tf  # noqa: PLC0415 - reached only under the TensorFlow backend
+
+    return tf.image.resize(images, tf.stack(size), method=interpolation)
+
+
+@keras.saving.register_keras_serializable(package="fcnseg")
+class BilinearUpsampling(layers.UpSampling2D):
+    """Keras' bilinear `UpSampling2D`, also in graphs traced for inputs of any size.
+
+    Args:
+        size: int or (int, int). Height and width factors.
+        **kwargs: `UpSampling2D` keyword arguments (channels-last only).
+    """
+
+    def __init__(self, size=2, **kwargs):
+        kwargs.setdefault("interpolation", "bilinear")
+        super().__init__(size, **kwargs)
+        if self.data_format != "channels_last":
+            raise ValueError(f"{type(self).__name__} takes channels-last images only.")
+
+    def call(self, inputs):
+        shape = ops.shape(inputs)
+        return resize(inputs, (shape[1] * self.size[0], shape[2] * self.size[1]), self.interpolation)
+
+
 @keras.saving.register_keras_serializable(package="fcnseg")
 class ResizeLike(layers.Layer):
     """Resizes its first input to the height and width of its second input.
@@ -99,8 +134,7 @@ class ResizeLike(layers.Layer):
             # Resizing a 1x1 map gives its value everywhere; broadcasting does so without the
             # static size `ops.image.resize` needs (an exported graph may take any size).
             return ops.cast(images * ops.ones_like(reference[..., :1]), self.compute_dtype)
-        size = ops.shape(reference)[1:3]
-        resized = ops.image.resize(images, size, interpolation=self.interpolation)
+        resized = resize(images, ops.shape(reference)[1:3], self.interpolation)
         return ops.cast(resized, self.compute_dtype)
 
     def compute_output_shape(self, input_shape):
@@ -152,13 +186,36 @@ def bilinear_upsampling(channels, factor, name, trainable=True):
     )
 
 
-def conv_bn_relu(x, filters, kernel_size, name, dilation_rate=1):
+def conv_bn_relu(x, filters, kernel_size, name, dilation_rate=1, strides=1):
     """Convolution (no bias), batch normalisation and ReLU."""
+    return layers.Activation("relu", name=f"{name}_relu")(conv_bn(x, filters, kernel_size, name, dilation_rate, strides))
+
+
+def conv_bn(x, filters, kernel_size, name, dilation_rate=1, strides=1):
+    """Convolution (no bias, "same" padding) and batch normalisation."""
     x = layers.Conv2D(
-        filters, kernel_size, padding="same", dilation_rate=dilation_rate, use_bias=False, name=f"{name}_conv"
+        filters,
+        kernel_size,
+        strides=strides,
+        padding="same",
+        dilation_rate=dilation_rate,
+        use_bias=False,
+        name=f"{name}_conv",
     )(x)
-    x = layers.BatchNormalization(name=f"{name}_bn")(x)
-    return layers.Activation("relu", name=f"{name}_relu")(x)
+    return layers.BatchNormalization(name=f"{name}_bn")(x)
+
+
+def depthwise_bn(x, kernel_size, name, strides=1, depth_multiplier=1):
+    """Depthwise convolution (no bias, "same" padding) and batch normalisation."""
+    x = layers.DepthwiseConv2D(
+        kernel_size,
+        strides=strides,
+        padding="same",
+        depth_multiplier=depth_multiplier,
+        use_bias=False,
+        name=f"{name}_dwconv",
+    )(x)
+    return layers.BatchNormalization(name=f"{name}_bn")(x)
 
 
 def all_layers(model):

@@ -14,7 +14,7 @@ import keras
 from keras import layers
 
 from fcnseg.models.backbones import ENCODERS, build_encoder
-from fcnseg.models.layers import conv_bn_relu, float32_logits, image_input
+from fcnseg.models.layers import BilinearUpsampling, conv_bn_relu, float32_logits, image_input
 
 _HEAD_CHANNELS = 128
 
@@ -69,12 +69,12 @@ def _lraspp(encoder_name, num_classes, input_shape, encoder_weights, output_stri
     scale = layers.Activation("sigmoid", name="head_sigmoid")(scale)
     x = layers.Multiply(name="head_attention")([x, scale])
     if output_stride > 8:
-        x = layers.UpSampling2D(output_stride // 8, interpolation="bilinear", name="head_upsample")(x)
+        x = BilinearUpsampling(output_stride // 8, name="head_upsample")(x)
     x = layers.Add(name="classifier")(
         [
             layers.Conv2D(num_classes, 1, name="classifier_low")(features[low_level]),
             layers.Conv2D(num_classes, 1, name="classifier_high")(x),
         ]
     )
-    x = layers.UpSampling2D(8, interpolation="bilinear", name="upsample")(x)
+    x = BilinearUpsampling(8, name="upsample")(x)
     return keras.Model(inputs, float32_logits(x), name=name)

@@ -38,7 +38,9 @@ def unet(num_classes, input_shape=(None, None, 3), encoder_weights=None, *, enco
     if not isinstance(base_filters, int) or base_filters < 1:
         raise ValueError(f"base_filters={base_filters!r} is not valid for unet; expected a positive integer.")
     if encoder is None:
-        return _unet_from_scratch(num_classes, input_shape, encoder_weights, 4 if depth is None else depth, base_filters)
+        return _unet_from_scratch(
+            num_classes, input_shape, encoder_weights, 4 if depth is None else depth, base_filters
+        )
     if encoder not in ENCODERS:
         raise ValueError(f"encoder={encoder!r} is not valid for unet; expected None or one of {list(ENCODERS)}.")
     if depth not in (None, _ENCODER_DEPTH):

@@ -11,6 +11,7 @@ import tensorflow as tf
 from fcnseg import files
 from fcnseg.overlay import overlay
 from fcnseg.training import run_dir
+from fcnseg.training.deep_supervision import inference_model
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -108,11 +109,12 @@ class EpochLog(keras.callbacks.Callback):
 
 class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
     """Keras' `ModelCheckpoint`, saving to a temporary file that is renamed over the checkpoint,
-    so a run killed while saving leaves the previous checkpoint whole."""
+    so a run killed while saving leaves the previous checkpoint whole; of a model trained with
+    auxiliary heads, it saves the main head's model."""
 
     def _save_model(self, epoch, batch, logs):
         # Keras' own method, but for where it saves; `_should_save_model` also keeps `best`.
         filepath = self._get_file_path(epoch, batch, logs)
         if self._should_save_model(epoch, batch, logs, filepath):
             with files.atomic_path(filepath) as temporary:
-                self.model.save(temporary, overwrite=True)
+                inference_model(self.model).save(temporary, overwrite=True)

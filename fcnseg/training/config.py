@@ -47,6 +47,13 @@ class TrainConfig:
         end_learning_rate: float. The last rate of "polynomial" and "cosine".
         loss: str. "cross_entropy" or "focal".
         focal_gamma, dice_weight: float. See `SegmentationLoss`.
+        ohem_threshold, ohem_min_kept: float, int. See `SegmentationLoss`; only with
+            `loss="ohem_cross_entropy"`.
+        batch_norm_momentum: float or None. Sets the momentum of every batch norm layer of
+            the model for this run; None keeps each layer's own.
+        auxiliary_weight: float or None. The loss weight of every auxiliary head of the
+            model (`fcnseg.models.auxiliary_loss_weights`); None takes the paper's
+            weights, 0 trains without the heads.
         class_weights: str. "none", "median_frequency" (from the training split) or the
             path of a JSON file: a list of weights, or an object of class name -> weight.
         freeze_encoder_epochs: int. Epochs at the start with the encoder frozen.
@@ -84,6 +91,10 @@ class TrainConfig:
     loss: str = "cross_entropy"
     focal_gamma: float = 2.0
     dice_weight: float = 0.0
+    ohem_threshold: float = 0.7
+    ohem_min_kept: int = 100_000
+    auxiliary_weight: Optional[float] = None
+    batch_norm_momentum: Optional[float] = None
     class_weights: str = "none"
     freeze_encoder_epochs: int = 0
     mixed_precision: str = "none"
@@ -162,6 +173,19 @@ class TrainConfig:
             _check_at_least(name, getattr(self, name), 0)
         if self.steps_per_epoch is not None:
             _check_at_least("steps_per_epoch", self.steps_per_epoch, 1)
+        if self.auxiliary_weight is not None:
+            _check_at_least("auxiliary_weight", self.auxiliary_weight, 0)
+        _check_at_least("ohem_min_kept", self.ohem_min_kept, 1)
+        if self.batch_norm_momentum is not None and not 0 <= self.batch_norm_momentum < 1:
+            raise ValueError(
+                f"--batch_norm_momentum={self.batch_norm_momentum} is not valid; expected a value in [0, 1)."
+            )
+        if not 0 < self.ohem_threshold <= 1:
+            raise ValueError(f"--ohem_threshold={self.ohem_threshold} is not valid; expected a value in (0, 1].")
+        defaults = {field.name: field.default for field in dataclasses.fields(self)}
+        for name in ("ohem_threshold", "ohem_min_kept"):
+            if self.loss != "ohem_cross_entropy" and getattr(self, name) != defaults[name]:
+                raise ValueError(f"--{name} applies to --loss=ohem_cross_entropy only, not --loss={self.loss}.")
         if not self.learning_rate > 0:
             raise ValueError(f"--learning_rate={self.learning_rate} is not valid; expected a positive number.")
         if not 0 <= self.momentum < 1:
@@ -195,6 +219,11 @@ def check_model(config, num_classes):
             model = models.build_model(config.model, num_classes, (*size, 3), None, **config.model_options)
         except ValueError as error:
             raise ValueError(f"--model={config.model} at --{name}={size[0]},{size[1]}: {error}") from None
+    if config.auxiliary_weight is not None and not models.auxiliary_loss_weights(config.model):
+        raise ValueError(
+            f"--auxiliary_weight={config.auxiliary_weight}: --model={config.model} has no auxiliary heads; "
+            f"models with them: {', '.join(models.models_with_auxiliary_heads())}."
+        )
     if config.freeze_encoder_epochs and not any(layer.name == "encoder" for layer in model.layers):
         raise ValueError(
             "--freeze_encoder_epochs needs a model with an encoder; "

@@ -1,4 +1,4 @@
-"""The segmentation loss: cross-entropy or focal loss over labelled pixels, with an optional Dice term.
+"""The segmentation loss: cross-entropy, OHEM cross-entropy or focal loss over labelled pixels, with an optional Dice term.
 
 Pixels labelled 255 are left out through Keras' `ignore_class`: they add nothing to the
 loss and nothing to its gradient, so a batch with no labelled pixel gives a loss of 0.
@@ -9,7 +9,7 @@ from keras import ops
 
 from fcnseg.data.specs import IGNORE_LABEL
 
-LOSSES = ("cross_entropy", "focal")
+LOSSES = ("cross_entropy", "ohem_cross_entropy", "focal")
 
 
 @keras.saving.register_keras_serializable("fcnseg")
@@ -27,10 +27,18 @@ class SegmentationLoss(keras.losses.Loss):
         num_classes: int. The number of classes of the logits.
         class_weights: list of float or None. One weight per class; None weighs every
             class 1. Defaults to None.
-        loss: str. "cross_entropy", or "focal" for the focal loss of Lin et al.,
-            "Focal Loss for Dense Object Detection", ICCV 2017, which scales each
-            pixel's cross-entropy by (1 - p)**focal_gamma. Defaults to "cross_entropy".
+        loss: str. "cross_entropy"; "ohem_cross_entropy", the cross-entropy of the hard
+            pixels only (online hard example mining: Shrivastava et al., CVPR 2016, as
+            Wu et al.'s "High-performance semantic segmentation using very deep fully
+            convolutional networks" and the BiSeNetV2 and DDRNet trainings use it); or
+            "focal" for the focal loss of Lin et al., "Focal Loss for Dense Object
+            Detection", ICCV 2017, which scales each pixel's cross-entropy by
+            (1 - p)**focal_gamma. Defaults to "cross_entropy".
         focal_gamma: float. The focusing exponent of the focal loss. Defaults to 2.0.
+        ohem_threshold: float. OHEM keeps the labelled pixels whose softmax probability of
+            their label is below this, in (0, 1]. Defaults to 0.7.
+        ohem_min_kept: int. ...but at least this many pixels of a replica's batch (the
+            hardest), where it has that many labelled pixels. Defaults to 100000.
         dice_weight: float. Adds this times the soft Dice loss (Milletari et al.,
             "V-Net", 3DV 2016), averaged over classes. Defaults to 0.0 (none).
         ignore_label: int. The label of pixels to leave out. Defaults to 255.
@@ -44,6 +52,8 @@ class SegmentationLoss(keras.losses.Loss):
         focal_gamma=2.0,
         dice_weight=0.0,
         ignore_label=IGNORE_LABEL,
+        ohem_threshold=0.7,
+        ohem_min_kept=100_000,
         name="segmentation_loss",
         **kwargs,
     ):
@@ -59,12 +69,18 @@ class SegmentationLoss(keras.losses.Loss):
                 )
         if focal_gamma < 0 or dice_weight < 0:
             raise ValueError(f"focal_gamma={focal_gamma} and dice_weight={dice_weight} must be at least 0.")
+        if not 0 < ohem_threshold <= 1 or ohem_min_kept < 1:
+            raise ValueError(
+                f"ohem_threshold={ohem_threshold} must be in (0, 1] and ohem_min_kept={ohem_min_kept} at least 1."
+            )
         self.num_classes = num_classes
         self.class_weights = class_weights
         self.loss = loss
         self.focal_gamma = focal_gamma
         self.dice_weight = dice_weight
         self.ignore_label = ignore_label
+        self.ohem_threshold = float(ohem_threshold)
+        self.ohem_min_kept = int(ohem_min_kept)
 
     def call(self, y_true, y_pred):
         labels = ops.cast(ops.reshape(y_true, ops.shape(y_pred)[:-1]), "int32")
@@ -76,6 +92,8 @@ class SegmentationLoss(keras.losses.Loss):
         if self.loss == "focal":
             pixel_losses = pixel_losses * (1 - ops.exp(-pixel_losses)) ** self.focal_gamma
         weights = ops.cast(labelled, "float32")
+        if self.loss == "ohem_cross_entropy":
+            weights = weights * hard_pixels(pixel_losses, labelled, self.ohem_threshold, self.ohem_min_kept)
         if self.class_weights is not None:
             weights = weights * ops.take(ops.convert_to_tensor(self.class_weights), ops.where(labelled, labels, 0))
         loss = ops.divide_no_nan(ops.sum(weights * pixel_losses), ops.sum(weights))
@@ -94,7 +112,29 @@ class SegmentationLoss(keras.losses.Loss):
             "focal_gamma": self.focal_gamma,
             "dice_weight": self.dice_weight,
             "ignore_label": self.ignore_label,
+            "ohem_threshold": self.ohem_threshold,
+            "ohem_min_kept": self.ohem_min_kept,
         }
+
+
+def hard_pixels(pixel_losses, labelled, threshold, min_kept):
+    """1.0 where OHEM keeps a pixel, else 0.0.
+
+    The rule of the HRNet/DDRNet `OhemCrossEntropy`: keep the labelled pixels whose softmax
+    probability of their label is below `threshold`; where fewer than `min_kept` pass, raise
+    the threshold to the (`min_kept` + 1)-th smallest probability, which keeps the `min_kept`
+    hardest; where there are no more than `min_kept` labelled pixels, to the largest, which
+    keeps all but the easiest. The choice passes no gradient.
+    """
+    probabilities = ops.stop_gradient(ops.exp(-pixel_losses))  # softmax probability of the label
+    flat = ops.reshape(ops.where(labelled, probabilities, 1.0), (-1,))
+    # Padded with ones, so the order statistic exists in any batch; where it falls on the
+    # padding, the largest labelled probability takes its place.
+    padded = ops.concatenate([flat, ops.ones((min_kept + 1,), flat.dtype)])
+    order_statistic = -ops.top_k(-padded, min_kept + 1, sorted=True)[0][min_kept]
+    largest = ops.max(ops.where(labelled, probabilities, 0.0))
+    cut = ops.maximum(ops.minimum(order_statistic, largest), threshold)
+    return ops.cast(ops.logical_and(labelled, probabilities < cut), "float32")
 
 
 def soft_dice_loss(labels, logits, labelled, num_classes, smooth=1.0):

@@ -12,6 +12,7 @@ import tensorflow as tf
 
 from fcnseg import data, files, metrics, models
 from fcnseg.data.pipeline import make_dataset
+from fcnseg.models.layers import all_layers
 from fcnseg.training import run_dir
 from fcnseg.training.callbacks import (
     AtomicModelCheckpoint,
@@ -23,6 +24,7 @@ from fcnseg.training.callbacks import (
 )
 from fcnseg.training.class_weights import class_weights
 from fcnseg.training.config import check_model
+from fcnseg.training.deep_supervision import DeepSupervision, inference_model
 from fcnseg.training.distribute import make_strategy, worker_subdir
 from fcnseg.training.losses import SegmentationLoss
 from fcnseg.training.multi_worker_fit import mend_for_multi_worker
@@ -102,9 +104,7 @@ def _fit(config, spec, strategy, out_dir, done, verbose):
     )
 
     with strategy.scope():
-        model = models.build_model(
-            config.model, spec.num_classes, encoder_weights=config.encoder_weights, **config.model_options
-        )
+        model = _build_model(config, spec.num_classes)
         schedule = learning_rate_schedule(
             config.schedule,
             config.learning_rate,
@@ -113,7 +113,15 @@ def _fit(config, spec, strategy, out_dir, done, verbose):
             config.end_learning_rate,
         )
         optimizer = make_optimizer(config.optimizer, schedule, config.momentum, config.weight_decay)
-        loss = SegmentationLoss(spec.num_classes, weights, config.loss, config.focal_gamma, config.dice_weight)
+        loss = SegmentationLoss(
+            spec.num_classes,
+            weights,
+            config.loss,
+            config.focal_gamma,
+            config.dice_weight,
+            ohem_threshold=config.ohem_threshold,
+            ohem_min_kept=config.ohem_min_kept,
+        )
         mean_iou = metrics.mean_iou(spec.num_classes)
 
         def compile_model():
@@ -149,11 +157,11 @@ def _fit(config, spec, strategy, out_dir, done, verbose):
     diverged = None
     try:
         if done < config.freeze_encoder_epochs:
-            model.get_layer("encoder").trainable = False
+            inference_model(model).get_layer("encoder").trainable = False
             with strategy.scope():
                 compile_model()
             model.fit(epochs=config.freeze_encoder_epochs, **fit)
-            model.get_layer("encoder").trainable = True
+            inference_model(model).get_layer("encoder").trainable = True
             with strategy.scope():
                 compile_model()
         model.fit(epochs=config.epochs, initial_epoch=config.freeze_encoder_epochs, **fit)
@@ -168,7 +176,7 @@ def _fit(config, spec, strategy, out_dir, done, verbose):
         )
         raise NonFiniteLossError(f"{diverged} Training stopped; {kept}.")
 
-    model.load_weights(os.path.join(out_dir, run_dir.BEST_MODEL))
+    inference_model(model).load_weights(os.path.join(out_dir, run_dir.BEST_MODEL))
     scores = model.evaluate(val_data, verbose=verbose, return_dict=True)
     result = {
         "model": config.model,
@@ -181,6 +189,25 @@ def _fit(config, spec, strategy, out_dir, done, verbose):
     }
     files.write_text(os.path.join(out_dir, run_dir.METRICS_FILE), json.dumps(result, indent=2))
     return result
+
+
+def _build_model(config, num_classes):
+    """The model to train: with its auxiliary heads under `DeepSupervision` where it has any and
+    `config.auxiliary_weight` is not 0; with `config.batch_norm_momentum` where set."""
+    paper_weights = models.auxiliary_loss_weights(config.model)
+    weights = paper_weights if config.auxiliary_weight is None else [config.auxiliary_weight] * len(paper_weights)
+    network = models.build_model(
+        config.model,
+        num_classes,
+        encoder_weights=config.encoder_weights,
+        auxiliary_heads=any(weights),
+        **config.model_options,
+    )
+    if config.batch_norm_momentum is not None:
+        for layer in all_layers(network):
+            if isinstance(layer, keras.layers.BatchNormalization):
+                layer.momentum = config.batch_norm_momentum
+    return DeepSupervision(network, weights) if any(weights) else network
 
 
 def _one_pass(source, config):

@@ -25,7 +25,14 @@ CONVERTED = [name for name in fcnseg.list_models() if name not in ("fcn16s_vgg16
 # ResNet-50 models are left out: after a few steps their int8 agreement swings with the training
 # state (DeepLabV3+ ResNet-50: 0.997 after 30 steps, 0.909 after 60), so it would test the luck
 # of the run, not the converter.
-TRAINED = ["unet", "deeplabv3plus_mobilenetv2", "lraspp_mobilenetv3_large", "lraspp_mobilenetv3_small"]
+TRAINED = [
+    "unet",
+    "deeplabv3plus_mobilenetv2",
+    "lraspp_mobilenetv3_large",
+    "lraspp_mobilenetv3_small",
+    "bisenetv2",
+    "ddrnet23_slim",
+]
 
 
 def _scenes(split, count):

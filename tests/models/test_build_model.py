@@ -19,6 +19,8 @@ ALL_MODELS = [
     "deeplabv3plus_resnet50",
     "lraspp_mobilenetv3_large",
     "lraspp_mobilenetv3_small",
+    "bisenetv2",
+    "ddrnet23_slim",
 ]
 
 
@@ -32,7 +34,7 @@ def test_version_is_a_string():
 
 
 def test_unknown_model_lists_the_valid_names():
-    with pytest.raises(ValueError, match="Unknown model 'fcn4s'; valid models: fcn32s_vgg16, .*lraspp_mobilenetv3_small"):
+    with pytest.raises(ValueError, match="Unknown model 'fcn4s'; valid models: fcn32s_vgg16, .*ddrnet23_slim"):
         fcnseg.build_model("fcn4s", NUM_CLASSES)
 
 
@@ -65,6 +67,8 @@ def test_model_options():
         ("fcn8s_vgg16", {"dropout": 1.0}, "dropout=1.0 is not valid for fcn8s_vgg16"),
         ("lraspp_mobilenetv3_large", {"output_stride": 4}, "output_stride=4 is not valid .* expected 8, 16 or 32"),
         ("lraspp_mobilenetv3_small", {"minimalistic": "yes"}, "minimalistic='yes' is not valid .* True or False"),
+        ("bisenetv2", {"head_channels": 0}, "head_channels=0 is not valid for bisenetv2"),
+        ("unet", {"auxiliary_heads": True}, "Model 'unet' has no auxiliary heads"),
     ],
 )
 def test_bad_option_values(name, options, message):
@@ -95,6 +99,20 @@ def test_encoder_weights_must_be_none_imagenet_or_a_file(tmp_path):
 def test_unet_without_encoder_has_no_weights_to_load():
     with pytest.raises(ValueError, match="unet without an encoder has no pretrained weights"):
         fcnseg.build_model("unet", NUM_CLASSES, encoder_weights="imagenet")
+
+
+@pytest.mark.parametrize("name", ["bisenetv2", "ddrnet23_slim"])
+def test_models_trained_from_scratch_have_no_weights_to_load(name):
+    with pytest.raises(ValueError, match=f"{name} .*from scratch .*pass encoder_weights=None, not 'imagenet'"):
+        fcnseg.build_model(name, NUM_CLASSES, encoder_weights="imagenet")
+
+
+def test_auxiliary_heads_are_not_a_model_option():
+    assert model_options("bisenetv2") == ["head_channels"]
+    assert model_options("ddrnet23_slim") == []
+    assert fcnseg.models.auxiliary_loss_weights("bisenetv2") == (1.0, 1.0, 1.0, 1.0)
+    assert fcnseg.models.auxiliary_loss_weights("ddrnet23_slim") == (0.4,)
+    assert fcnseg.models.auxiliary_loss_weights("unet") == ()
 
 
 @pytest.mark.parametrize(

@@ -90,6 +90,27 @@ def test_mixed_precision_keeps_float32_logits(name, options):
     assert np.isfinite(logits.numpy()).all()
 
 
+@pytest.mark.parametrize("policy", ["float32", "mixed_bfloat16"])
+@pytest.mark.parametrize("name, options", CASES)
+def test_trains_in_a_graph_traced_for_any_image_size(name, options, policy):
+    # Validation on frames of several sizes, or a `reduce_retracing` retrace, traces the
+    # model with unknown height and width: Keras' bilinear UpSampling2D cannot run there.
+    keras.mixed_precision.set_global_policy(policy)
+    try:
+        model = fcnseg.build_model(name, NUM_CLASSES, **options)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    step = tf.function(
+        lambda images: model(images, training=True),
+        input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32)],
+        autograph=False,
+    )
+    for height, width in ((64, 64), (96, 128)):
+        logits = step(tf.constant(_images(1, height, width)))
+        assert logits.shape == (1, height, width, NUM_CLASSES)
+        assert np.isfinite(logits.numpy()).all()
+
+
 @pytest.mark.parametrize("name", ["fcn32s_vgg16", "fcn16s_vgg16", "fcn8s_vgg16", "fcn8s_resnet50"])
 def test_fcn_upsampling_starts_as_bilinear_resize(name):
     model = shared_model(name, {})

@@ -100,6 +100,58 @@ def deeplabv3plus(encoder, classes):
     return encoder_params(encoder) + aspp + decoder
 
 
+def depthwise_bn(kernel, channels, multiplier=1):
+    return kernel * kernel * channels * multiplier + 4 * channels * multiplier
+
+
+def bisenetv2(classes, head_channels=1024, auxiliary_heads=False):
+    # Yu et al. 2021, Table 1 and Figs. 4-6; detail branch 64-64-128, semantic 16-32-64-128.
+    detail = conv_bn(3, 3, 64) + 4 * conv_bn(3, 64, 64) + conv_bn(3, 64, 128) + 2 * conv_bn(3, 128, 128)
+    stem = conv_bn(3, 3, 16) + conv_bn(1, 16, 8) + conv_bn(3, 8, 16) + conv_bn(3, 32, 16)
+
+    def gather_expansion(c):
+        return conv_bn(3, c, c) + depthwise_bn(3, c, 6) + conv_bn(1, 6 * c, c)
+
+    def gather_expansion_down(c, out):
+        main = conv_bn(3, c, c) + depthwise_bn(3, c, 6) + depthwise_bn(3, 6 * c) + conv_bn(1, 6 * c, out)
+        return main + depthwise_bn(3, c) + conv_bn(1, c, out)
+
+    semantic = stem + sum(gather_expansion_down(c // 2, c) for c in (32, 64, 128))
+    semantic += gather_expansion(32) + gather_expansion(64) + 3 * gather_expansion(128)
+    semantic += 4 * 128 + conv_bn(1, 128, 128) + conv_bn(3, 128, 128)  # context embedding
+    aggregation = 2 * (depthwise_bn(3, 128) + conv(1, 128, 128, bias=False)) + 3 * conv_bn(3, 128, 128)
+    head = conv_bn(3, 128, head_channels) + conv(1, head_channels, classes)
+    boosters = sum(conv_bn(3, c, 128) + conv(1, 128, classes) for c in (16, 32, 64, 128))
+    return detail + semantic + aggregation + head + (boosters if auxiliary_heads else 0)
+
+
+def ddrnet23_slim(classes, auxiliary_heads=False):
+    # Hong et al. 2022: DualResNet(BasicBlock, [2, 2, 2, 2], planes=32, spp_planes=128, head_planes=64).
+    def basic(inputs, channels, stride):
+        shortcut = conv_bn(1, inputs, channels) if stride != 1 or inputs != channels else 0
+        return conv_bn(3, inputs, channels) + conv_bn(3, channels, channels) + shortcut
+
+    def stage(inputs, channels, stride):
+        return basic(inputs, channels, stride) + basic(channels, channels, 1)
+
+    def bottleneck(inputs, channels):
+        main = conv_bn(1, inputs, channels) + conv_bn(3, channels, channels) + conv_bn(1, channels, 2 * channels)
+        return main + conv_bn(1, inputs, 2 * channels)
+
+    def bn_relu_conv(kernel, inputs, outputs):
+        return 4 * inputs + conv(kernel, inputs, outputs, bias=False)
+
+    def head(inputs):
+        return bn_relu_conv(3, inputs, 64) + 4 * 64 + conv(1, 64, classes)
+
+    trunk = conv_bn(3, 3, 32) + conv_bn(3, 32, 32) + stage(32, 32, 1) + stage(32, 64, 2)
+    low = stage(64, 128, 2) + stage(128, 256, 2) + bottleneck(256, 256)
+    high = 2 * stage(64, 64, 1) + bottleneck(64, 64)
+    fusion = conv_bn(3, 64, 128) + conv_bn(1, 128, 64) + conv_bn(3, 64, 128) + conv_bn(3, 128, 256) + conv_bn(1, 256, 64)
+    dappm = 6 * bn_relu_conv(1, 512, 128) + 4 * bn_relu_conv(3, 128, 128) + bn_relu_conv(1, 5 * 128, 128)
+    return trunk + low + high + fusion + dappm + head(128) + (head(64) if auxiliary_heads else 0)
+
+
 EXPECTED = {
     "fcn32s_vgg16": lambda classes, **_: fcn("vgg16", 0, classes),
     "fcn16s_vgg16": lambda classes, **_: fcn("vgg16", 1, classes),
@@ -110,6 +162,8 @@ EXPECTED = {
     "deeplabv3plus_resnet50": lambda classes, **_: deeplabv3plus("resnet50", classes),
     "lraspp_mobilenetv3_large": lambda classes, **options: lraspp("mobilenetv3_large", classes, **options),
     "lraspp_mobilenetv3_small": lambda classes, **options: lraspp("mobilenetv3_small", classes, **options),
+    "bisenetv2": bisenetv2,
+    "ddrnet23_slim": ddrnet23_slim,
 }
 
 
@@ -127,3 +181,14 @@ def test_unet_has_the_papers_size():
     # The paper's U-Net (2 classes) has about 31.0M parameters; batch norm adds 4 per channel
     # and takes the convolution biases away, a difference of under 0.1%.
     assert fcnseg.build_model("unet", 2).count_params() == pytest.approx(31.0e6, rel=0.01)
+
+
+@pytest.mark.parametrize("name", ["bisenetv2", "ddrnet23_slim"])
+def test_auxiliary_heads_add_their_layers_only(name):
+    model = fcnseg.build_model(name, NUM_CLASSES, auxiliary_heads=True)
+    assert model.count_params() == EXPECTED[name](NUM_CLASSES, auxiliary_heads=True)
+
+
+def test_ddrnet23_slim_has_the_papers_size():
+    # Hong et al. 2022, Table 4: DDRNet-23-slim has 5.7M parameters (19 Cityscapes classes).
+    assert fcnseg.build_model("ddrnet23_slim", 19).count_params() == pytest.approx(5.7e6, rel=0.01)
