@@ -22,24 +22,21 @@ size, and every file scored on CamVid val by `fcnseg.inference.evaluate` as
 import os
 import pathlib
 import shlex
-import statistics
 import sys
 import tempfile
-import time
 
 import keras
 import numpy as np
 import tensorflow as tf
 from absl import app, flags, logging
 from machine import cpu_model
+from tflite_timing import camvid_frames, check_model_specs, median_ms, model_spec, time_tflite
 
 import fcnseg
 from fcnseg import data
-from fcnseg.cli import key_value_options
-from fcnseg.deploy.exporter import resized_images
 from fcnseg.deploy.tflite import QUANTIZATIONS, convert
 from fcnseg.inference.evaluation import EvalConfig, evaluate
-from fcnseg.inference.segmenter import TFLiteSegmenter, load_keras_model
+from fcnseg.inference.segmenter import load_keras_model
 
 NUM_CLASSES = 11  # CamVid's classes
 
@@ -61,26 +58,6 @@ flags.DEFINE_string("camvid_model", None, "A .keras model trained on CamVid: mea
 FLAGS = flags.FLAGS
 
 
-def real_images(split, size, count):
-    """`count` frames of CamVid (or synthetic scenes) resized to `size`, uint8."""
-    if FLAGS.data_dir:
-        source = data.open_source("camvid", FLAGS.data_dir, split)
-    else:
-        source = data.open_source("synthetic", None, split, num_images=count, height=size[0], width=size[1])
-    return resized_images(source, size, count)
-
-
-def median_ms(function, runs, warmup):
-    for _ in range(warmup):
-        function()
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return 1000 * statistics.median(times)
-
-
 def time_model(name, size, image, calibration, folder):
     """Rows (format, megabytes, median ms) for Keras and each TFLite precision."""
     keras.utils.set_random_seed(0)
@@ -90,11 +67,8 @@ def time_model(name, size, image, calibration, folder):
     rows = [("keras", None, median_ms(lambda: model.predict_on_batch(pixels), FLAGS.runs, FLAGS.warmup))]
     for quantize in FLAGS.quantize:
         path = folder / f"{name}_{quantize}.tflite"
-        path.write_bytes(convert(model, size, quantize, calibration_images=calibration))
-        runner = TFLiteSegmenter(path, threads=FLAGS.threads)
-        rows.append(
-            (quantize, path.stat().st_size / 1e6, median_ms(lambda: runner.run(image), FLAGS.runs, FLAGS.warmup))
-        )
+        timing = dict(threads=FLAGS.threads, runs=FLAGS.runs, warmup=FLAGS.warmup)
+        rows.append((quantize, *time_tflite(model, path, size, quantize, image, calibration, **timing)))
     return rows
 
 
@@ -116,15 +90,9 @@ def camvid_scores(size, calibration, folder):
     return rows
 
 
-def model_spec(text):
-    """The model name and options of a --models entry `name:option=value:...`."""
-    name, *items = text.split(":")
-    return name, key_value_options("models", items)
-
-
 def main(argv):
     del argv
-    unknown = [name for name in FLAGS.models if model_spec(name)[0] not in fcnseg.list_models()]
+    unknown = check_model_specs(FLAGS.models)
     if unknown:
         sys.exit(f"error: unknown --models {', '.join(unknown)}; valid: {', '.join(fcnseg.list_models())}.")
     if [name for name in FLAGS.quantize if name not in QUANTIZATIONS]:
@@ -134,8 +102,8 @@ def main(argv):
     if FLAGS.camvid_model and not FLAGS.data_dir:
         sys.exit("error: --camvid_model needs --data_dir, the CamVid folder.")
     size = (FLAGS.height, FLAGS.width)
-    calibration = real_images("train", size, FLAGS.calibration_images)
-    image = real_images("val", size, 1)[0]
+    calibration = camvid_frames(FLAGS.data_dir, "train", size, FLAGS.calibration_images)
+    image = camvid_frames(FLAGS.data_dir, "val", size, 1)[0]
     with tempfile.TemporaryDirectory() as temporary:
         folder = pathlib.Path(temporary)
         timings = [(name, time_model(name, size, image, calibration, folder)) for name in FLAGS.models]

@@ -40,6 +40,7 @@ import time
 import keras
 import tensorflow as tf
 from absl import app, flags, logging
+from flops import forward_flops
 from machine import cpu_model
 
 import fcnseg
@@ -93,30 +94,6 @@ def images_per_second(model, dataset, callbacks, steps, warmup_steps, batch_size
     start = time.perf_counter()
     model.fit(steps_per_epoch=steps, **fit)
     return steps * batch_size / (time.perf_counter() - start)
-
-
-def forward_flops(name, height, width):
-    """FLOPs of one float32 forward pass at 1 x height x width x 3, from the TF1 graph profiler."""
-    previous_policy = keras.config.dtype_policy()
-    keras.config.set_dtype_policy("float32")
-    try:
-        model = fcnseg.build_model(name, NUM_CLASSES, (height, width, 3), encoder_weights=None)
-        forward = tf.function(lambda images: model(images, training=False))
-        graph = forward.get_concrete_function(tf.TensorSpec([1, height, width, 3], tf.float32)).graph
-        options = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
-        options["output"] = "none"
-        logger_level = tf.get_logger().level
-        tf.get_logger().setLevel("ERROR")  # the TF1 profiler warns that it uses TF1 APIs
-        try:
-            run_meta = tf.compat.v1.RunMetadata()
-            profile = tf.compat.v1.profiler.profile(graph=graph, run_meta=run_meta, cmd="op", options=options)
-        finally:
-            tf.get_logger().setLevel(logger_level)
-        return profile.total_float_ops
-    finally:
-        keras.config.set_dtype_policy(previous_policy)
-        keras.backend.clear_session()
-        gc.collect()
 
 
 def time_configuration(name, mode, pipeline, batch):
@@ -174,7 +151,7 @@ def main(argv):
     rows = []
     for name in FLAGS.models:
         try:
-            flops = forward_flops(name, FLAGS.height, FLAGS.width)
+            flops = forward_flops(name, FLAGS.height, FLAGS.width, NUM_CLASSES)
         except Exception as error:  # noqa: BLE001
             flops = failed(error)
         for mode in FLAGS.modes:

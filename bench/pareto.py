@@ -1,0 +1,189 @@
+"""The accuracy/latency front: every model's TFLite cost, and the CamVid score of budget-trained runs.
+
+    python bench/pareto.py --data_dir=../shared/data/camvid --runs=runs/budget/*
+    python bench/pareto.py --models=bisenetv2,ddrnet23_slim --runs= --quantize=int8 --plot=
+
+Cost (--models; default every registered model and the minimalistic LR-ASPPs): each model
+with random weights and 11 classes converted to TFLite in each --quantize precision at
+--height x --width (int8 calibrated on --calibration_images CamVid train frames), its file
+size, the median LiteRT latency of one CamVid val frame (--threads threads, XNNPACK) over
+--repeats runs, and its forward GFLOPs (the float32 Keras graph at 1 x height x width x 3,
+`tf.compat.v1.profiler`, a multiply-add counting 2).
+
+Accuracy (--runs): each run folder's `best.keras` scored on CamVid val by
+`fcnseg.inference.evaluate`, as `python -m fcnseg.evaluate` scores it, in Keras and as an
+int8 TFLite file of --height x --width calibrated as above (TFLite files slide a window of
+their size over the 360x480 frames; Keras sees the frame padded to 384x480), with the
+run's epochs and best epoch from its `metrics.json`, and the int8 file's latency.
+
+--plot draws val mean IoU against int8 latency, one point per run, to a PNG.
+"""
+
+import glob
+import json
+import os
+import pathlib
+import shlex
+import sys
+import tempfile
+
+import keras
+import tensorflow as tf
+from absl import app, flags, logging
+from flops import forward_flops
+from machine import cpu_model
+from tflite_timing import camvid_frames, check_model_specs, model_spec, time_tflite
+
+import fcnseg
+from fcnseg import data
+from fcnseg.cli.train_flags import run_config
+from fcnseg.deploy.tflite import QUANTIZATIONS
+from fcnseg.inference.evaluation import EvalConfig, evaluate
+from fcnseg.inference.segmenter import load_keras_model
+
+NUM_CLASSES = 11  # CamVid's classes
+DEFAULT_MODELS = fcnseg.list_models() + [
+    "lraspp_mobilenetv3_large:minimalistic=True",
+    "lraspp_mobilenetv3_small:minimalistic=True",
+]
+
+flags.DEFINE_list("models", DEFAULT_MODELS, "Models to cost (random weights): name or name:option=value:...")
+flags.DEFINE_list("runs", [], "Run folders (glob patterns allowed) whose best.keras to score on CamVid val.")
+flags.DEFINE_list("quantize", ["float32", "int8"], "TFLite precisions to time.")
+flags.DEFINE_integer("height", 352, "Input height: CamVid's 360 rounded down to a multiple of 32.")
+flags.DEFINE_integer("width", 480, "Input width.")
+flags.DEFINE_integer("repeats", 20, "Timed runs per file (the median is reported).")
+flags.DEFINE_integer("warmup", 3, "Untimed runs before the timed ones.")
+flags.DEFINE_integer("threads", 2, "LiteRT interpreter threads.")
+flags.DEFINE_integer("calibration_images", 32, "CamVid train frames int8 calibration reads.")
+flags.DEFINE_string("data_dir", None, "CamVid (SegNet layout); needed for --runs.")
+flags.DEFINE_string("plot", "docs/images/pareto.png", "Where to draw the front (PNG); empty for no plot.")
+FLAGS = flags.FLAGS
+
+
+def model_costs(size, image, calibration, folder):
+    """Rows (model, GFLOPs, {precision: (MB, ms)}) for every --models entry."""
+    rows = []
+    for text in FLAGS.models:
+        name, options = model_spec(text)
+        logging.info("Costing %s.", text)
+        gflops = forward_flops(name, *size, NUM_CLASSES, **options) / 1e9
+        keras.utils.set_random_seed(0)
+        model = fcnseg.build_model(name, NUM_CLASSES, **options)
+        timings = {
+            quantize: time_tflite(
+                model, folder / f"cost_{quantize}.tflite", size, quantize, image, calibration, **_timing()
+            )
+            for quantize in FLAGS.quantize
+        }
+        rows.append((text, gflops, timings))
+        keras.backend.clear_session()
+    return rows
+
+
+def run_scores(folders, size, image, calibration, folder):
+    """Rows (run label, epochs, best epoch, Keras mean IoU, int8 mean IoU, int8 ms) of each run folder."""
+    rows = []
+    (folder / "classes.json").write_text(data.dataset_spec("camvid").to_json())
+    for run in folders:
+        config = run_config(run)
+        with open(os.path.join(run, "metrics.json")) as file:
+            metrics = json.load(file)
+        best = os.path.join(run, "best.keras")
+        logging.info("Scoring %s.", best)
+        keras_iou = evaluate(EvalConfig(best, "camvid", FLAGS.data_dir, "val"), verbose=0)["mean_iou"]
+        int8_path = folder / "camvid_int8.tflite"
+        model = load_keras_model(best, float32=True)
+        _, int8_ms = time_tflite(model, int8_path, size, "int8", image, calibration, **_timing())
+        int8_iou = evaluate(EvalConfig(str(int8_path), "camvid", FLAGS.data_dir, "val"), verbose=0)["mean_iou"]
+        label = ":".join([config.model, *(f"{key}={value}" for key, value in sorted(config.model_options.items()))])
+        rows.append((label, metrics["epochs"], metrics["best_epoch"], keras_iou, int8_iou, int8_ms))
+        keras.backend.clear_session()
+    return rows
+
+
+def _timing():
+    return dict(threads=FLAGS.threads, runs=FLAGS.repeats, warmup=FLAGS.warmup)
+
+
+def draw(rows, path):
+    """Val mean IoU (Keras) against int8 latency, one labelled point per run."""
+    import matplotlib  # noqa: PLC0415 - only needed for --plot
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot  # noqa: PLC0415
+
+    figure, axes = pyplot.subplots(figsize=(7, 4.5), dpi=120)
+    for label, _, _, keras_iou, _, int8_ms in rows:
+        axes.scatter(int8_ms, keras_iou, color="tab:blue")
+        axes.annotate(
+            label.replace(":minimalistic=True", " (min.)"),
+            (int8_ms, keras_iou),
+            fontsize=8,
+            xytext=(4, 4),
+            textcoords="offset points",
+        )
+    axes.set_xlabel(f"int8 TFLite latency, ms ({FLAGS.height}x{FLAGS.width}, LiteRT, {FLAGS.threads} threads)")
+    axes.set_ylabel("CamVid val mean IoU (Keras)")
+    axes.set_title("Same training budget on 2 CPU cores: accuracy against int8 latency")
+    axes.grid(alpha=0.3)
+    figure.tight_layout()
+    pathlib.Path(path).parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path)
+
+
+def main(argv):
+    del argv
+    unknown = check_model_specs(FLAGS.models)
+    if unknown:
+        sys.exit(f"error: unknown --models {', '.join(unknown)}; valid: {', '.join(fcnseg.list_models())}.")
+    if [name for name in FLAGS.quantize if name not in QUANTIZATIONS]:
+        sys.exit(
+            f"error: --quantize={','.join(FLAGS.quantize)} is not valid; expected some of {', '.join(QUANTIZATIONS)}."
+        )
+    folders = sorted(folder for pattern in FLAGS.runs for folder in glob.glob(pattern))
+    missing = [pattern for pattern in FLAGS.runs if not glob.glob(pattern)]
+    if missing:
+        sys.exit(f"error: --runs {', '.join(missing)} matches no folder.")
+    unfinished = [folder for folder in folders if not os.path.isfile(os.path.join(folder, "metrics.json"))]
+    if unfinished:
+        sys.exit(f"error: --runs {', '.join(unfinished)} holds no finished run (no metrics.json).")
+    if folders and not FLAGS.data_dir:
+        sys.exit("error: --runs needs --data_dir, the CamVid folder.")
+    size = (FLAGS.height, FLAGS.width)
+    calibration = camvid_frames(FLAGS.data_dir, "train", size, FLAGS.calibration_images)
+    image = camvid_frames(FLAGS.data_dir, "val", size, 1)[0]
+    with tempfile.TemporaryDirectory() as temporary:
+        folder = pathlib.Path(temporary)
+        costs = model_costs(size, image, calibration, folder)
+        scores = run_scores(folders, size, image, calibration, folder)
+
+    print(f"Command: python {shlex.join(sys.argv)}\n")
+    print(
+        f"Machine: {cpu_model()}, {os.cpu_count()} cores; TensorFlow {tf.__version__}, Keras {keras.__version__}; "
+        f"LiteRT with {FLAGS.threads} threads (XNNPACK); input {size[0]}x{size[1]}; median of {FLAGS.repeats} runs "
+        f"after {FLAGS.warmup}.\n"
+    )
+    if costs:
+        header = " | ".join(f"{quantize} MB | {quantize} ms" for quantize in FLAGS.quantize)
+        print(f"| model | GFLOPs | {header} |")
+        print("| --- | ---: |" + " ---: | ---: |" * len(FLAGS.quantize))
+        for text, gflops, timings in costs:
+            cells = " | ".join(f"{timings[q][0]:.1f} | {timings[q][1]:.1f}" for q in FLAGS.quantize)
+            print(f"| {text} | {gflops:.2f} | {cells} |")
+        print()
+    if scores:
+        print("| run | epochs | best epoch | val mean IoU (Keras) | int8 mean IoU | int8 - Keras | int8 ms |")
+        print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+        for label, epochs, best_epoch, keras_iou, int8_iou, int8_ms in scores:
+            print(
+                f"| {label} | {epochs} | {best_epoch} | {keras_iou:.4f} | {int8_iou:.4f} | "
+                f"{int8_iou - keras_iou:+.4f} | {int8_ms:.1f} |"
+            )
+        if FLAGS.plot:
+            draw(scores, FLAGS.plot)
+            print(f"\nPlot: {FLAGS.plot}")
+
+
+if __name__ == "__main__":
+    app.run(main)
