@@ -31,7 +31,7 @@ flags.DEFINE_integer("width", 480, "Input width.")
 flags.DEFINE_integer("runs", 20, "Timed runs per file (the median is reported).")
 flags.DEFINE_integer("threads", 2, "LiteRT interpreter threads.")
 FLAGS = flags.FLAGS
-VARIANTS = ("relu", "hard_swish", "hard_swish+squeeze_excite")
+VARIANTS = ("relu", "hard_swish", "hard_swish+squeeze_excite", "hard_swish_as_clip")
 
 
 def stack(variant):
@@ -41,7 +41,12 @@ def stack(variant):
     x = layers.Conv2D(16, 3, strides=2, padding="same")(x)
     for _ in range(4):
         x = layers.Conv2D(64, 1)(x)
-        x = layers.ReLU()(x) if variant == "relu" else layers.Activation("hard_swish")(x)
+        if variant == "relu":
+            x = layers.ReLU()(x)
+        elif variant == "hard_swish_as_clip":  # x * min(max(x / 6 + 1/2, 0), 1): the same function
+            x = layers.Multiply()([x, layers.ReLU(max_value=1.0)(layers.Rescaling(1 / 6, 0.5)(x))])
+        else:
+            x = layers.Activation("hard_swish")(x)
         if variant.endswith("squeeze_excite"):
             scale = layers.GlobalAveragePooling2D(keepdims=True)(x)
             scale = layers.Conv2D(16, 1, activation="relu")(scale)

@@ -1,5 +1,6 @@
 """Auxiliary heads: their losses in training, and nothing of them anywhere else."""
 
+import dataclasses
 import json
 
 import keras
@@ -113,9 +114,11 @@ def test_a_run_with_auxiliary_heads_saves_the_main_head(tmp_path, name, options)
         assert not any(layer.name.startswith(("booster", "auxiliary")) for layer in model.layers)
         norms = {layer.momentum for layer in model.layers if isinstance(layer, layers.BatchNormalization)}
         assert norms == {0.9}
-    log = (tmp_path / "run" / "log.csv").read_text().splitlines()[0].split(",")
-    assert {"loss", "mean_iou", "val_mean_iou"} <= set(log)
+    log = (tmp_path / "run" / "log.csv").read_text().splitlines()
+    assert {"loss", "mean_iou", "val_mean_iou"} <= set(log[0].split(","))
     assert json.loads((tmp_path / "run" / "run_config.json").read_text())["loss"] == "ohem_cross_entropy"
+    run.train(dataclasses.replace(config, epochs=2), verbose=0)  # resumes from the backup
+    assert len((tmp_path / "run" / "log.csv").read_text().splitlines()) == len(log) + 1
 
 
 @pytest.mark.parametrize(
