@@ -105,8 +105,10 @@ def main():
     cached = images_per_second(lambda: cached_dataset, args.repeats)  # the warm-up epoch fills the cache
     plain = images_per_second(lambda: plain_loop(pairs, crop, args.batch_size, rng), args.repeats)
 
-    print(f"CamVid train ({len(pairs)} images), crops {crop[0]}x{crop[1]}, batch {args.batch_size}, "
-          f"median of {args.repeats} epochs, tf.data threads on {tf.config.threading.get_inter_op_parallelism_threads() or 'all'} cores\n")
+    print(
+        f"CamVid train ({len(pairs)} images), crops {crop[0]}x{crop[1]}, batch {args.batch_size}, "
+        f"median of {args.repeats} epochs, tf.data threads on {tf.config.threading.get_inter_op_parallelism_threads() or 'all'} cores\n"
+    )
     print("| reader | images/s | vs plain loop | vs decode floor |")
     print("| --- | ---: | ---: | ---: |")
     rows = (

@@ -32,7 +32,8 @@ import tensorflow as tf
 from absl import app, flags, logging
 from flops import forward_flops
 from machine import cpu_model
-from tflite_timing import camvid_frames, check_model_specs, model_spec, time_tflite
+from model_specs import check_model_specs, model_spec
+from tflite_timing import camvid_frames, time_tflite
 
 import fcnseg
 from fcnseg import data

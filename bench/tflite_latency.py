@@ -30,7 +30,8 @@ import numpy as np
 import tensorflow as tf
 from absl import app, flags, logging
 from machine import cpu_model
-from tflite_timing import camvid_frames, check_model_specs, median_ms, model_spec, time_tflite
+from model_specs import check_model_specs, model_spec
+from tflite_timing import camvid_frames, median_ms, time_tflite
 
 import fcnseg
 from fcnseg import data

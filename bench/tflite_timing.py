@@ -1,13 +1,11 @@
-"""What the TFLite benchmarks share: CamVid frames, model specs, timing and conversion."""
+"""What the TFLite benchmarks share: CamVid frames, timing and conversion."""
 
 import statistics
 import time
 
 import numpy as np
 
-import fcnseg
 from fcnseg import data
-from fcnseg.cli import key_value_options
 from fcnseg.deploy.exporter import resized_images
 from fcnseg.deploy.tflite import convert
 from fcnseg.inference.segmenter import TFLiteSegmenter
@@ -32,17 +30,6 @@ def median_ms(function, runs, warmup):
         function()
         times.append(time.perf_counter() - start)
     return 1000 * statistics.median(times)
-
-
-def model_spec(text):
-    """The model name and options of a --models entry `name:option=value:...`."""
-    name, *items = text.split(":")
-    return name, key_value_options("models", items)
-
-
-def check_model_specs(texts):
-    """The --models entries whose model name is not registered."""
-    return [text for text in texts if model_spec(text)[0] not in fcnseg.list_models()]
 
 
 def time_tflite(model, path, size, quantize, image, calibration, threads, runs, warmup):

@@ -19,7 +19,12 @@ one run times training images per second at --height x --width, batch --batch_si
   ratio          pipeline / in-memory: what the input pipeline and callbacks cost.
 Each rate is --steps x --batch_size images over the wall time of
 `model.fit(epochs=1, steps_per_epoch=--steps)`, after a warm-up fit of --warmup_steps
-steps on the same input (tracing and compilation excluded).
+steps on the same input (tracing and compilation excluded); the fit is timed --repeats
+times and the table gives the median, the range, and the median CPU use: the process's
+CPU seconds (`time.process_time`, all threads) per wall second, at most the core count.
+A rate that falls while the CPU use stays means more work per step; a rate that falls
+with the CPU use means the process was waiting (for the input, or for a CPU it did not
+get).
 
 FLOPs: the forward pass of a float32 model at 1 x height x width x 3, traced as a
 `tf.function` and counted with `tf.compat.v1.profiler` (float_operation) on the graph of
@@ -30,10 +35,12 @@ A training step is taken as 3x the forward pass (forward, gradients of the input
 the weights), so achieved GFLOP/s = in-memory images/s x 3 x forward GFLOPs per image.
 """
 
+import collections
 import gc
 import os
 import platform
 import shlex
+import statistics
 import sys
 import time
 
@@ -42,6 +49,7 @@ import tensorflow as tf
 from absl import app, flags, logging
 from flops import forward_flops
 from machine import cpu_model
+from model_specs import check_model_specs, model_spec
 
 import fcnseg
 from fcnseg import data, metrics
@@ -54,10 +62,11 @@ MODES = ("float32", "mixed_bfloat16", "jit_compile")
 NUM_CLASSES = 8  # the synthetic dataset's classes
 TRAIN_FLOPS_PER_FORWARD = 3
 
-flags.DEFINE_list("models", fcnseg.list_models(), "Models to time, from fcnseg.list_models().")
+flags.DEFINE_list("models", fcnseg.list_models(), "Models to time: name or name:option=value:...")
 flags.DEFINE_list("modes", list(MODES), f"Modes to time: any of {', '.join(MODES)}.")
 flags.DEFINE_integer("steps", 10, "Timed training steps per configuration and input.")
 flags.DEFINE_integer("warmup_steps", 2, "Untimed training steps before each timed fit.")
+flags.DEFINE_integer("repeats", 3, "Timed fits per configuration and input (the median is reported).")
 flags.DEFINE_integer("height", 256, "Training crop height (and the height of the synthetic scenes).")
 flags.DEFINE_integer("width", 512, "Training crop width (and the width of the synthetic scenes).")
 flags.DEFINE_integer("batch_size", 2, "Images per training step.")
@@ -73,9 +82,10 @@ def pipeline_dataset(height, width, batch_size):
     return dataset.repeat()
 
 
-def build_and_compile(name, height, width, jit_compile):
-    """The model compiled as `fcnseg.training.run` compiles it for a run."""
-    model = fcnseg.build_model(name, NUM_CLASSES, (height, width, 3), encoder_weights=None)
+def build_and_compile(spec, height, width, jit_compile):
+    """The model of a --models entry, compiled as `fcnseg.training.run` compiles it for a run."""
+    name, options = model_spec(spec)
+    model = fcnseg.build_model(name, NUM_CLASSES, (height, width, 3), encoder_weights=None, **options)
     model.compile(
         optimizer=make_optimizer("sgd", 0.01),
         loss=SegmentationLoss(NUM_CLASSES),
@@ -87,13 +97,21 @@ def build_and_compile(name, height, width, jit_compile):
     return model
 
 
-def images_per_second(model, dataset, callbacks, steps, warmup_steps, batch_size):
-    """Images per second of `model.fit` over `steps` steps, after a warm-up fit."""
+Rate = collections.namedtuple("Rate", "median low high cpu_use")
+
+
+def images_per_second(model, dataset, callbacks, steps, warmup_steps, batch_size, repeats):
+    """The `Rate` of `repeats` timed fits of `steps` steps each, after a warm-up fit."""
     fit = dict(x=dataset, epochs=1, shuffle=False, callbacks=callbacks, verbose=0)
     model.fit(steps_per_epoch=warmup_steps, **fit)
-    start = time.perf_counter()
-    model.fit(steps_per_epoch=steps, **fit)
-    return steps * batch_size / (time.perf_counter() - start)
+    rates, cpu_uses = [], []
+    for _ in range(repeats):
+        wall, cpu = time.perf_counter(), time.process_time()
+        model.fit(steps_per_epoch=steps, **fit)
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        rates.append(steps * batch_size / wall)
+        cpu_uses.append(cpu / wall)
+    return Rate(statistics.median(rates), min(rates), max(rates), statistics.median(cpu_uses))
 
 
 def time_configuration(name, mode, pipeline, batch):
@@ -106,7 +124,9 @@ def time_configuration(name, mode, pipeline, batch):
         return failed(error), "-"  # one message for both inputs
     finally:
         keras.config.set_dtype_policy(previous_policy)
-    timing = dict(steps=FLAGS.steps, warmup_steps=FLAGS.warmup_steps, batch_size=FLAGS.batch_size)
+    timing = dict(
+        steps=FLAGS.steps, warmup_steps=FLAGS.warmup_steps, batch_size=FLAGS.batch_size, repeats=FLAGS.repeats
+    )
     rates = []
     for dataset, callbacks in (
         (pipeline, [ImagesPerSecond(FLAGS.batch_size), StopOnNonFiniteLoss()]),
@@ -129,18 +149,20 @@ def failed(error):
 
 
 def rate_text(value):
-    return value if isinstance(value, str) else f"{value:.2f}"
+    if isinstance(value, str):
+        return value
+    return f"{value.median:.2f} ({value.low:.2f}-{value.high:.2f}; CPU {value.cpu_use:.2f})"
 
 
 def main(argv):
     del argv
-    unknown = [name for name in FLAGS.models if name not in fcnseg.list_models()]
+    unknown = check_model_specs(FLAGS.models)
     if unknown:
         sys.exit(f"error: unknown --models {', '.join(unknown)}; valid: {', '.join(fcnseg.list_models())}.")
     bad_modes = [mode for mode in FLAGS.modes if mode not in MODES]
     if bad_modes:
         sys.exit(f"error: unknown --modes {', '.join(bad_modes)}; valid: {', '.join(MODES)}.")
-    for name in ("steps", "warmup_steps", "height", "width", "batch_size"):
+    for name in ("steps", "warmup_steps", "repeats", "height", "width", "batch_size"):
         if getattr(FLAGS, name) < 1:
             sys.exit(f"error: --{name}={getattr(FLAGS, name)} must be at least 1.")
 
@@ -151,7 +173,8 @@ def main(argv):
     rows = []
     for name in FLAGS.models:
         try:
-            flops = forward_flops(name, FLAGS.height, FLAGS.width, NUM_CLASSES)
+            model_name, options = model_spec(name)
+            flops = forward_flops(model_name, FLAGS.height, FLAGS.width, NUM_CLASSES, **options)
         except Exception as error:  # noqa: BLE001
             flops = failed(error)
         for mode in FLAGS.modes:
@@ -168,16 +191,18 @@ def main(argv):
     )
     print(
         f"Training at {FLAGS.height}x{FLAGS.width}, batch {FLAGS.batch_size}, {NUM_CLASSES} classes, random weights; "
-        f"{FLAGS.steps} timed steps after {FLAGS.warmup_steps} warm-up steps per input.\n"
+        f"{FLAGS.steps} timed steps after {FLAGS.warmup_steps} warm-up steps per input, {FLAGS.repeats} times: "
+        "median (range; median CPU use).\n"
     )
     print("| model | mode | pipeline img/s | in-memory img/s | ratio | GFLOPs/img (forward) | achieved GFLOP/s |")
     print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
     for name, mode, piped, in_memory, flops in rows:
-        ratio = f"{piped / in_memory:.2f}" if not isinstance(piped, str) and not isinstance(in_memory, str) else "-"
+        both = not isinstance(piped, str) and not isinstance(in_memory, str)
+        ratio = f"{piped.median / in_memory.median:.2f}" if both else "-"
         gflops = flops if isinstance(flops, str) else f"{flops / 1e9:.1f}"
         achieved = "-"
         if not isinstance(flops, str) and not isinstance(in_memory, str):
-            achieved = f"{in_memory * TRAIN_FLOPS_PER_FORWARD * flops / 1e9:.1f}"
+            achieved = f"{in_memory.median * TRAIN_FLOPS_PER_FORWARD * flops / 1e9:.1f}"
         print(f"| {name} | {mode} | {rate_text(piped)} | {rate_text(in_memory)} | {ratio} | {gflops} | {achieved} |")
     print(
         "\n- *pipeline*: `make_dataset(training=True, cache=True)` of the synthetic train split (cache filled "
