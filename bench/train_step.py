@@ -24,7 +24,8 @@ times and the table gives the median, the range, and the median CPU use: the pro
 CPU seconds (`time.process_time`, all threads) per wall second, at most the core count.
 A rate that falls while the CPU use stays means more work per step; a rate that falls
 with the CPU use means the process was waiting (for the input, or for a CPU it did not
-get).
+get). A second table lists every timed fit with its CPU use and the wall time of a fixed
+reference workload (ten 1024x1024 float32 matmuls) timed right after it.
 
 FLOPs: the forward pass of a float32 model at 1 x height x width x 3, traced as a
 `tf.function` and counted with `tf.compat.v1.profiler` (float_operation) on the graph of
@@ -97,21 +98,34 @@ def build_and_compile(spec, height, width, jit_compile):
     return model
 
 
-Rate = collections.namedtuple("Rate", "median low high cpu_use")
+Rate = collections.namedtuple("Rate", "median low high cpu_use repeats")
+Repeat = collections.namedtuple("Repeat", "images_per_second cpu_use reference_ms")
+_REFERENCE = tf.random.stateless_uniform((1024, 1024), seed=(0, 0))
+
+
+def reference_ms():
+    """Wall milliseconds of a fixed workload (ten 1024x1024 float32 matmuls): the machine's speed now."""
+    start = time.perf_counter()
+    product = _REFERENCE
+    for _ in range(10):
+        product = tf.linalg.matmul(product, _REFERENCE) * 1e-3
+    product.numpy()
+    return 1000 * (time.perf_counter() - start)
 
 
 def images_per_second(model, dataset, callbacks, steps, warmup_steps, batch_size, repeats):
     """The `Rate` of `repeats` timed fits of `steps` steps each, after a warm-up fit."""
     fit = dict(x=dataset, epochs=1, shuffle=False, callbacks=callbacks, verbose=0)
     model.fit(steps_per_epoch=warmup_steps, **fit)
-    rates, cpu_uses = [], []
+    measured = []
     for _ in range(repeats):
         wall, cpu = time.perf_counter(), time.process_time()
         model.fit(steps_per_epoch=steps, **fit)
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-        rates.append(steps * batch_size / wall)
-        cpu_uses.append(cpu / wall)
-    return Rate(statistics.median(rates), min(rates), max(rates), statistics.median(cpu_uses))
+        measured.append(Repeat(steps * batch_size / wall, cpu / wall, reference_ms()))
+    rates = [repeat.images_per_second for repeat in measured]
+    cpu_use = statistics.median(repeat.cpu_use for repeat in measured)
+    return Rate(statistics.median(rates), min(rates), max(rates), cpu_use, measured)
 
 
 def time_configuration(name, mode, pipeline, batch):
@@ -204,6 +218,20 @@ def main(argv):
         if not isinstance(flops, str) and not isinstance(in_memory, str):
             achieved = f"{in_memory.median * TRAIN_FLOPS_PER_FORWARD * flops / 1e9:.1f}"
         print(f"| {name} | {mode} | {rate_text(piped)} | {rate_text(in_memory)} | {ratio} | {gflops} | {achieved} |")
+    print(
+        "\nEvery timed fit, with the process's CPU use over it and the wall time of a fixed reference workload "
+        "(ten 1024x1024 float32 matmuls) right after it: a slow fit beside a slow reference is the machine, "
+        "not the model.\n"
+    )
+    print("| model | mode | input | img/s | CPU use | reference ms |")
+    print("| --- | --- | --- | ---: | ---: | ---: |")
+    for name, mode, piped, in_memory, _ in rows:
+        for label, rate in (("pipeline", piped), ("in-memory", in_memory)):
+            for repeat in [] if isinstance(rate, str) else rate.repeats:
+                print(
+                    f"| {name} | {mode} | {label} | {repeat.images_per_second:.2f} | {repeat.cpu_use:.2f} | "
+                    f"{repeat.reference_ms:.0f} |"
+                )
     print(
         "\n- *pipeline*: `make_dataset(training=True, cache=True)` of the synthetic train split (cache filled "
         "beforehand) and the ImagesPerSecond and StopOnNonFiniteLoss callbacks; *in-memory*: one fixed batch "
