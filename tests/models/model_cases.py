@@ -17,7 +17,6 @@ CASES = [pytest.param(name, {}, id=name) for name in fcnseg.list_models()] + [
     pytest.param("deeplabv3plus_mobilenetv2", {"output_stride": 8}, id="deeplabv3plus_mobilenetv2-os8"),
     pytest.param("deeplabv3plus_resnet50", {"output_stride": 8}, id="deeplabv3plus_resnet50-os8"),
     pytest.param("lraspp_mobilenetv3_large", {"minimalistic": True}, id="lraspp_mobilenetv3_large-minimalistic"),
-    pytest.param("bisenetv2", {"head_channels": 128}, id="bisenetv2-head128"),
 ]
 
 

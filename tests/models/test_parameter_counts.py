@@ -183,6 +183,11 @@ def test_unet_has_the_papers_size():
     assert fcnseg.build_model("unet", 2).count_params() == pytest.approx(31.0e6, rel=0.01)
 
 
+def test_bisenetv2_head_channels_size_the_head_only():
+    model = fcnseg.build_model("bisenetv2", NUM_CLASSES, head_channels=128)
+    assert model.count_params() == bisenetv2(NUM_CLASSES, head_channels=128)
+
+
 @pytest.mark.parametrize("name", ["bisenetv2", "ddrnet23_slim"])
 def test_auxiliary_heads_add_their_layers_only(name):
     model = fcnseg.build_model(name, NUM_CLASSES, auxiliary_heads=True)
