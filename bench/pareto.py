@@ -16,10 +16,16 @@ int8 TFLite file of --height x --width calibrated as above (TFLite files slide a
 their size over the 360x480 frames; Keras sees the frame padded to 384x480), with the
 run's epochs and best epoch from its `metrics.json`, and the int8 file's latency.
 
---plot draws val mean IoU against int8 latency, one point per run, to a PNG.
+Runs do not outlive the machine that trained them, so each scored run is recorded in
+--results (a JSON file kept in the repository, one entry per model and options, replaced
+when scored again), and the table and --plot take every recorded run: val mean IoU
+against the int8 latency that this invocation measured for the same model and options
+(a trained file and a random one of the same architecture run the same operators).
 """
 
+import datetime
 import glob
+import inspect
 import json
 import os
 import pathlib
@@ -59,6 +65,7 @@ flags.DEFINE_integer("threads", 2, "LiteRT interpreter threads.")
 flags.DEFINE_integer("calibration_images", 32, "CamVid train frames int8 calibration reads.")
 flags.DEFINE_string("data_dir", None, "CamVid (SegNet layout); needed for --runs.")
 flags.DEFINE_string("plot", "docs/images/pareto.png", "Where to draw the front (PNG); empty for no plot.")
+flags.DEFINE_string("results", "bench/results/front.json", "The record of scored runs, updated with --runs.")
 FLAGS = flags.FLAGS
 
 
@@ -83,7 +90,7 @@ def model_costs(size, image, calibration, folder):
 
 
 def run_scores(folders, size, image, calibration, folder):
-    """Rows (run label, epochs, best epoch, Keras mean IoU, int8 mean IoU, int8 ms) of each run folder."""
+    """A results entry (a dict) for each run folder."""
     rows = []
     (folder / "classes.json").write_text(data.dataset_spec("camvid").to_json())
     for run in folders:
@@ -97,9 +104,37 @@ def run_scores(folders, size, image, calibration, folder):
         model = load_keras_model(best, float32=True)
         _, int8_ms = time_tflite(model, int8_path, size, "int8", image, calibration, **_timing())
         int8_iou = evaluate(EvalConfig(str(int8_path), "camvid", FLAGS.data_dir, "val"), verbose=0)["mean_iou"]
-        label = ":".join([config.model, *(f"{key}={value}" for key, value in sorted(config.model_options.items()))])
-        rows.append((label, metrics["epochs"], metrics["best_epoch"], keras_iou, int8_iou, int8_ms))
+        rows.append(
+            {
+                "model": spec_key(config.model, config.model_options),
+                "epochs": metrics["epochs"],
+                "best_epoch": metrics["best_epoch"],
+                "val_mean_iou": round(keras_iou, 4),
+                "int8_mean_iou": round(int8_iou, 4),
+                "int8_ms_when_scored": round(int8_ms, 1),
+                "scored": datetime.date.today().isoformat(),
+            }
+        )
         keras.backend.clear_session()
+    return rows
+
+
+def spec_key(name, options):
+    """`name:option=value:...` with every option of the model, defaults filled in: one key per architecture."""
+    parameters = inspect.signature(fcnseg.models.MODELS[name]).parameters.values()
+    defaults = {p.name: p.default for p in parameters if p.kind is p.KEYWORD_ONLY and p.name != "auxiliary_heads"}
+    return ":".join([name, *(f"{key}={value}" for key, value in sorted({**defaults, **options}.items()))])
+
+
+def recorded_runs(new_rows):
+    """The --results entries with `new_rows` merged in (replacing entries of the same model); written back."""
+    path = pathlib.Path(FLAGS.results)
+    rows = json.loads(path.read_text()) if path.is_file() else []
+    rows = [row for row in rows if row["model"] not in {new["model"] for new in new_rows}] + new_rows
+    rows.sort(key=lambda row: row["model"])
+    if new_rows:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(rows, indent=2) + "\n")
     return rows
 
 
@@ -108,22 +143,16 @@ def _timing():
 
 
 def draw(rows, path):
-    """Val mean IoU (Keras) against int8 latency, one labelled point per run."""
+    """Val mean IoU (Keras) against int8 latency: `rows` of (label, int8 ms, mean IoU)."""
     import matplotlib  # noqa: PLC0415 - only needed for --plot
 
     matplotlib.use("Agg")
     from matplotlib import pyplot  # noqa: PLC0415
 
     figure, axes = pyplot.subplots(figsize=(7, 4.5), dpi=120)
-    for label, _, _, keras_iou, _, int8_ms in rows:
+    for label, int8_ms, keras_iou in rows:
         axes.scatter(int8_ms, keras_iou, color="tab:blue")
-        axes.annotate(
-            label.replace(":minimalistic=True", " (min.)"),
-            (int8_ms, keras_iou),
-            fontsize=8,
-            xytext=(4, 4),
-            textcoords="offset points",
-        )
+        axes.annotate(label, (int8_ms, keras_iou), fontsize=7, xytext=(4, 4), textcoords="offset points")
     axes.set_xlabel(f"int8 TFLite latency, ms ({FLAGS.height}x{FLAGS.width}, LiteRT, {FLAGS.threads} threads)")
     axes.set_ylabel("CamVid val mean IoU (Keras)")
     axes.set_title("Same training budget on 2 CPU cores: accuracy against int8 latency")
@@ -173,17 +202,29 @@ def main(argv):
             cells = " | ".join(f"{timings[q][0]:.1f} | {timings[q][1]:.1f}" for q in FLAGS.quantize)
             print(f"| {text} | {gflops:.2f} | {cells} |")
         print()
-    if scores:
-        print("| run | epochs | best epoch | val mean IoU (Keras) | int8 mean IoU | int8 - Keras | int8 ms |")
-        print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
-        for label, epochs, best_epoch, keras_iou, int8_iou, int8_ms in scores:
+    recorded = recorded_runs(scores)
+    int8_latency = {spec_key(*model_spec(text)): timings["int8"][1] for text, _, timings in costs if "int8" in timings}
+    if recorded:
+        print(
+            f"Recorded runs ({FLAGS.results}); int8 ms from the cost table above where this invocation measured it:\n"
+        )
+        print("| run | epochs | best epoch | val mean IoU (Keras) | int8 mean IoU | int8 - Keras | int8 ms | scored |")
+        print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+        for row in recorded:
+            ms = int8_latency.get(row["model"])
             print(
-                f"| {label} | {epochs} | {best_epoch} | {keras_iou:.4f} | {int8_iou:.4f} | "
-                f"{int8_iou - keras_iou:+.4f} | {int8_ms:.1f} |"
+                f"| {row['model']} | {row['epochs']} | {row['best_epoch']} | {row['val_mean_iou']:.4f} | "
+                f"{row['int8_mean_iou']:.4f} | {row['int8_mean_iou'] - row['val_mean_iou']:+.4f} | "
+                f"{'-' if ms is None else f'{ms:.1f}'} | {row['scored']} |"
             )
-        if FLAGS.plot:
-            draw(scores, FLAGS.plot)
-            print(f"\nPlot: {FLAGS.plot}")
+    points = [
+        (row["model"], int8_latency[row["model"]], row["val_mean_iou"])
+        for row in recorded
+        if row["model"] in int8_latency
+    ]
+    if FLAGS.plot and points:
+        draw(points, FLAGS.plot)
+        print(f"\nPlot: {FLAGS.plot}")
 
 
 if __name__ == "__main__":
