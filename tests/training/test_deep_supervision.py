@@ -95,12 +95,11 @@ TINY = dict(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name, options", [("bisenetv2", {"head_channels": 16}), ("ddrnet23_slim", {})])
-def test_a_run_with_auxiliary_heads_saves_the_main_head(tmp_path, name, options):
+def test_a_run_with_auxiliary_heads_saves_the_main_head(tmp_path):
+    # DDRNet's one auxiliary head stands for every model's: `DeepSupervision` is the same for all.
     config = TrainConfig(
         model_dir=str(tmp_path / "run"),
-        model=name,
-        model_options=options,
+        model="ddrnet23_slim",
         loss="ohem_cross_entropy",
         ohem_min_kept=1000,
         batch_norm_momentum=0.9,
