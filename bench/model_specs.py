@@ -1,7 +1,10 @@
 """Models named on a bench's command line: `name` or `name:option=value:...`."""
 
+import sys
+
 import fcnseg
 from fcnseg.cli import key_value_options
+from fcnseg.deploy.tflite import QUANTIZATIONS
 
 
 def model_spec(text):
@@ -10,6 +13,11 @@ def model_spec(text):
     return name, key_value_options("models", items)
 
 
-def check_model_specs(texts):
-    """The --models entries whose model name is not registered."""
-    return [text for text in texts if model_spec(text)[0] not in fcnseg.list_models()]
+def exit_unless_valid(models, quantize=()):
+    """Ends the bench with a one-line error if a --models entry names no registered model or a
+    --quantize entry no TFLite precision."""
+    unknown = [text for text in models if model_spec(text)[0] not in fcnseg.list_models()]
+    if unknown:
+        sys.exit(f"error: unknown --models {', '.join(unknown)}; valid: {', '.join(fcnseg.list_models())}.")
+    if any(name not in QUANTIZATIONS for name in quantize):
+        sys.exit(f"error: --quantize={','.join(quantize)} is not valid; expected some of {', '.join(QUANTIZATIONS)}.")

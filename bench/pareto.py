@@ -38,13 +38,12 @@ import tensorflow as tf
 from absl import app, flags, logging
 from flops import forward_flops
 from machine import cpu_model
-from model_specs import check_model_specs, model_spec
+from model_specs import exit_unless_valid, model_spec
 from tflite_timing import camvid_frames, time_tflite
 
 import fcnseg
-from fcnseg import data
+from fcnseg import data, files
 from fcnseg.cli.train_flags import run_config
-from fcnseg.deploy.tflite import QUANTIZATIONS
 from fcnseg.inference.evaluation import EvalConfig, evaluate
 from fcnseg.inference.segmenter import load_keras_model
 
@@ -134,7 +133,7 @@ def recorded_runs(new_rows):
     rows.sort(key=lambda row: row["model"])
     if new_rows:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(rows, indent=2) + "\n")
+        files.write_text(path, json.dumps(rows, indent=2) + "\n")
     return rows
 
 
@@ -164,13 +163,7 @@ def draw(rows, path):
 
 def main(argv):
     del argv
-    unknown = check_model_specs(FLAGS.models)
-    if unknown:
-        sys.exit(f"error: unknown --models {', '.join(unknown)}; valid: {', '.join(fcnseg.list_models())}.")
-    if [name for name in FLAGS.quantize if name not in QUANTIZATIONS]:
-        sys.exit(
-            f"error: --quantize={','.join(FLAGS.quantize)} is not valid; expected some of {', '.join(QUANTIZATIONS)}."
-        )
+    exit_unless_valid(FLAGS.models, FLAGS.quantize)
     folders = sorted(folder for pattern in FLAGS.runs for folder in glob.glob(pattern))
     missing = [pattern for pattern in FLAGS.runs if not glob.glob(pattern)]
     if missing:

@@ -30,7 +30,7 @@ import numpy as np
 import tensorflow as tf
 from absl import app, flags, logging
 from machine import cpu_model
-from model_specs import check_model_specs, model_spec
+from model_specs import exit_unless_valid, model_spec
 from tflite_timing import camvid_frames, median_ms, time_tflite
 
 import fcnseg
@@ -93,13 +93,7 @@ def camvid_scores(size, calibration, folder):
 
 def main(argv):
     del argv
-    unknown = check_model_specs(FLAGS.models)
-    if unknown:
-        sys.exit(f"error: unknown --models {', '.join(unknown)}; valid: {', '.join(fcnseg.list_models())}.")
-    if [name for name in FLAGS.quantize if name not in QUANTIZATIONS]:
-        sys.exit(
-            f"error: --quantize={','.join(FLAGS.quantize)} is not valid; expected some of {', '.join(QUANTIZATIONS)}."
-        )
+    exit_unless_valid(FLAGS.models, FLAGS.quantize)
     if FLAGS.camvid_model and not FLAGS.data_dir:
         sys.exit("error: --camvid_model needs --data_dir, the CamVid folder.")
     size = (FLAGS.height, FLAGS.width)

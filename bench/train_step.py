@@ -50,7 +50,7 @@ import tensorflow as tf
 from absl import app, flags, logging
 from flops import forward_flops
 from machine import cpu_model
-from model_specs import check_model_specs, model_spec
+from model_specs import exit_unless_valid, model_spec
 
 import fcnseg
 from fcnseg import data, metrics
@@ -170,9 +170,7 @@ def rate_text(value):
 
 def main(argv):
     del argv
-    unknown = check_model_specs(FLAGS.models)
-    if unknown:
-        sys.exit(f"error: unknown --models {', '.join(unknown)}; valid: {', '.join(fcnseg.list_models())}.")
+    exit_unless_valid(FLAGS.models)
     bad_modes = [mode for mode in FLAGS.modes if mode not in MODES]
     if bad_modes:
         sys.exit(f"error: unknown --modes {', '.join(bad_modes)}; valid: {', '.join(MODES)}.")

@@ -19,6 +19,18 @@ TINY = [
     "--tensorboard_images=1",
 ]
 
+# The same kind of tiny run as `TrainConfig` fields, for in-process tests; the model is theirs.
+TINY_CONFIG = dict(
+    dataset_options={"num_images": 8, "height": 64, "width": 64},
+    crop_size=(64, 64),
+    batch_size=4,
+    epochs=1,
+    steps_per_epoch=2,
+    optimizer="adam",
+    learning_rate=0.01,
+    seed=3,
+)
+
 
 def train_command(model_dir, *flags, tiny=True):
     return [sys.executable, "-m", "fcnseg.train", f"--model_dir={model_dir}", *(TINY if tiny else []), *flags]

@@ -7,6 +7,7 @@ import keras
 import numpy as np
 import pytest
 from keras import layers
+from training.runs import TINY_CONFIG
 
 from fcnseg import metrics
 from fcnseg.training import run
@@ -81,19 +82,6 @@ def test_a_plain_model_is_its_own_inference_model():
     assert inference_model(network) is network
 
 
-TINY = dict(
-    dataset_options={"num_images": 8, "height": 64, "width": 64},
-    crop_size=(64, 64),
-    batch_size=4,
-    epochs=1,
-    steps_per_epoch=2,
-    optimizer="adam",
-    learning_rate=0.01,
-    seed=3,
-    tensorboard_images=1,
-)
-
-
 @pytest.mark.slow
 def test_a_run_with_auxiliary_heads_saves_the_main_head(tmp_path):
     # DDRNet's one auxiliary head stands for every model's: `DeepSupervision` is the same for all.
@@ -103,7 +91,8 @@ def test_a_run_with_auxiliary_heads_saves_the_main_head(tmp_path):
         loss="ohem_cross_entropy",
         ohem_min_kept=1000,
         batch_norm_momentum=0.9,
-        **TINY,
+        tensorboard_images=1,
+        **TINY_CONFIG,
     )
     scores = run.train(config, verbose=0)
     assert 0 <= scores["mean_iou"] <= 1

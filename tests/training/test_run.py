@@ -6,6 +6,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from training.runs import TINY_CONFIG
 
 from fcnseg import build_model
 from fcnseg.training import run
@@ -14,19 +15,7 @@ from fcnseg.training.config import TrainConfig
 
 pytestmark = pytest.mark.slow
 
-TINY = dict(
-    model="unet",
-    model_options={"depth": 2, "base_filters": 8},
-    dataset_options={"num_images": 8, "height": 64, "width": 64},
-    crop_size=(64, 64),
-    batch_size=4,
-    epochs=1,
-    steps_per_epoch=2,
-    optimizer="adam",
-    learning_rate=0.01,
-    seed=3,
-    tensorboard_images=0,
-)
+TINY = dict(model="unet", model_options={"depth": 2, "base_filters": 8}, tensorboard_images=0, **TINY_CONFIG)
 
 
 def _config(tmp_path, **changes):
