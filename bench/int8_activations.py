@@ -11,10 +11,8 @@ LiteRT (XNNPACK, --threads threads) over --runs runs, with the operators of each
 
 import os
 import pathlib
-import statistics
 import sys
 import tempfile
-import time
 
 import keras
 import numpy as np
@@ -22,6 +20,7 @@ import tensorflow as tf
 from absl import app, flags
 from keras import layers
 from machine import cpu_model
+from tflite_timing import median_ms
 
 from fcnseg.deploy.tflite import convert, operators
 from fcnseg.inference.segmenter import TFLiteSegmenter
@@ -56,17 +55,6 @@ def stack(variant):
     return keras.Model(inputs, layers.Conv2D(11, 1)(x))
 
 
-def median_ms(runner, image):
-    for _ in range(2):
-        runner.run(image)
-    times = []
-    for _ in range(FLAGS.runs):
-        start = time.perf_counter()
-        runner.run(image)
-        times.append(time.perf_counter() - start)
-    return 1000 * statistics.median(times)
-
-
 def main(argv):
     del argv
     size = (FLAGS.height, FLAGS.width)
@@ -86,7 +74,8 @@ def main(argv):
                 content = convert(model, size, quantize, calibration_images=images if quantize == "int8" else None)
                 path = pathlib.Path(folder) / f"{variant}_{quantize}.tflite"
                 path.write_bytes(content)
-                row[quantize] = median_ms(TFLiteSegmenter(path, threads=FLAGS.threads), images[0])
+                runner = TFLiteSegmenter(path, threads=FLAGS.threads)
+                row[quantize] = median_ms(lambda: runner.run(images[0]), FLAGS.runs, warmup=2)
             print(
                 f"| {variant} | {row['float32']:.1f} | {row['int8']:.1f} | {row['int8'] / row['float32']:.2f}x | "
                 f"{', '.join(operators(content))} |"
