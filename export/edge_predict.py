@@ -1,15 +1,18 @@
-"""Run an fcnseg `.tflite` model on an image or a video with LiteRT, NumPy and OpenCV only.
+"""Run an fcnseg `.tflite` or `.onnx` model on an image or a video with LiteRT or ONNX Runtime,
+NumPy and OpenCV only.
 
-    pip install ai-edge-litert numpy opencv-python-headless
+    pip install ai-edge-litert numpy opencv-python-headless     # for .tflite files
+    pip install onnxruntime numpy opencv-python-headless        # for .onnx files
     python edge_predict.py --model=road_int8.tflite --input=street.jpg --output=street_overlay.png
-    python edge_predict.py --model=road_int8.tflite --input=drive.mp4 --output=drive_overlay.mp4 --threads=4
+    python edge_predict.py --model=best_int8.onnx --input=drive.mp4 --output=drive_overlay.mp4 --threads=4
 
-This file stands alone (no TensorFlow, no fcnseg): copy it to the device with the
-`.tflite` file and the `classes.json` written beside it by `python -m fcnseg.export`,
-which gives the class colours. Each image or frame is resized to the model's input size,
-and the mask resized back (nearest neighbour) and blended over it. It handles every
-format the exporter writes: float32 or uint8 input, float32 or quantised logits, or a
-uint8 mask (`--argmax` exports).
+This file stands alone (no TensorFlow, no fcnseg): copy it to the device with the model
+file and the `classes.json` written beside it by `python -m fcnseg.export`, which gives
+the class colours. Each image or frame is resized to the model's input size (a model of
+any size, as ONNX files are by default, takes it padded at the bottom and right to a
+multiple of 32), and the mask resized (nearest neighbour) or cropped back and blended
+over it. It handles every format the exporter writes: float32 or uint8 input, float32
+or quantised logits, or a uint8 mask (`--argmax` exports).
 
 It refuses the inputs fcnseg itself refuses (`fcnseg.data.decode`): an image file that is
 empty, not a PNG, JPEG, BMP or GIF, or cut short, and a video that ends before its
@@ -20,6 +23,7 @@ place only when it is complete, so a failed or interrupted run leaves no half-wr
 
 import argparse
 import contextlib
+import importlib
 import json
 import os
 import pathlib
@@ -28,10 +32,11 @@ import time
 
 import cv2
 import numpy as np
-from ai_edge_litert.interpreter import Interpreter
 
+SIZE_MULTIPLE = 32  # a model of any size takes heights and widths divisible by this
 VIDEO_CODECS = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG"}
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
+MODEL_SUFFIXES = (".tflite", ".onnx")
 
 # The checks of fcnseg.data.decode.read_encoded, with its messages: every fcnseg decoder
 # refuses the same files.
@@ -45,22 +50,19 @@ class EdgeSegmenter:
     """A `.tflite` segmentation model: `mask(rgb_image)` gives class ids at the image's size."""
 
     def __init__(self, model_path, threads=2):
+        Interpreter = _runtime("ai_edge_litert.interpreter", "ai-edge-litert", model_path).Interpreter
         try:
             self.interpreter = Interpreter(model_path=str(model_path), num_threads=threads)
             self.interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as error:
-            message = " ".join(str(error).split())  # LiteRT's messages may span lines
-            raise ValueError(f"{model_path}: LiteRT cannot load this model ({message}).") from None
+            raise ValueError(f"{model_path}: LiteRT cannot load this model ({_one_line(error)}).") from None
         self.input = self.interpreter.get_input_details()[0]
         self.output = self.interpreter.get_output_details()[0]
-        self.height, self.width = (int(side) for side in self.input["shape"][1:3])
+        self.size = tuple(int(side) for side in self.input["shape"][1:3])
 
     def mask(self, image):
         """Class ids (uint8 `[height, width]`) of an RGB uint8 image of any size."""
-        height, width = image.shape[:2]
-        resized = image
-        if (height, width) != (self.height, self.width):
-            resized = cv2.resize(image, (self.width, self.height), interpolation=cv2.INTER_LINEAR)
+        resized = _resized(image, self.size)
         pixels = resized[None].astype(np.float32)
         scale, zero_point = self.input["quantization"]
         if scale:
@@ -71,10 +73,61 @@ class EdgeSegmenter:
         output = self.interpreter.get_tensor(self.output["index"])[0]
         # Quantised logits keep their order, so the argmax needs no dequantising.
         mask = output if output.ndim == 2 else output.argmax(-1)
-        mask = mask.astype(np.uint8)
-        if (height, width) != (self.height, self.width):
-            mask = cv2.resize(mask, (width, height), interpolation=cv2.INTER_NEAREST)
-        return mask
+        return _resized(mask.astype(np.uint8), image.shape[:2], cv2.INTER_NEAREST)
+
+
+class OnnxEdgeSegmenter:
+    """An `.onnx` segmentation model (float32 pixels in, logits out): `mask(rgb_image)` as `EdgeSegmenter`."""
+
+    def __init__(self, model_path, threads=2):
+        runtime = _runtime("onnxruntime", "onnxruntime", model_path)
+        options = runtime.SessionOptions()
+        options.intra_op_num_threads = threads
+        try:
+            self.session = runtime.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
+        except Exception as error:  # ONNX Runtime raises its own kinds for a bad file
+            raise ValueError(f"{model_path}: ONNX Runtime cannot load this model ({_one_line(error)}).") from None
+        model_input = self.session.get_inputs()[0]
+        self.input_name = model_input.name
+        size = model_input.shape[1:3]
+        self.size = tuple(size) if all(isinstance(side, int) for side in size) else None
+
+    def mask(self, image):
+        """Class ids (uint8 `[height, width]`) of an RGB uint8 image of any size."""
+        height, width = image.shape[:2]
+        if self.size is None:  # any size divisible by 32: pad, then crop the mask back
+            pixels = np.pad(image, [(0, -height % SIZE_MULTIPLE), (0, -width % SIZE_MULTIPLE), (0, 0)])
+        else:
+            pixels = _resized(image, self.size)
+        logits = self.session.run(None, {self.input_name: pixels[None].astype(np.float32)})[0][0]
+        mask = logits.argmax(-1).astype(np.uint8)
+        if self.size is None:
+            return mask[:height, :width]
+        return _resized(mask, (height, width), cv2.INTER_NEAREST)
+
+
+def open_segmenter(model_path, threads):
+    """The segmenter of a `.tflite` or `.onnx` file."""
+    onnx = pathlib.Path(model_path).suffix.lower() == ".onnx"
+    return (OnnxEdgeSegmenter if onnx else EdgeSegmenter)(model_path, threads)
+
+
+def _runtime(module, package, model_path):
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise ValueError(f"{model_path}: running it needs {package} (pip install {package}).") from None
+
+
+def _resized(image, size, interpolation=cv2.INTER_LINEAR):
+    """`image` at (height, width) `size`: itself if it has that size."""
+    if tuple(image.shape[:2]) == tuple(size):
+        return image
+    return cv2.resize(image, (size[1], size[0]), interpolation=interpolation)
+
+
+def _one_line(error):
+    return " ".join(str(error).split())  # the runtimes' messages may span lines
 
 
 def class_colors(model_path):
@@ -233,6 +286,8 @@ def check_flags(args):
         raise ValueError(f"--alpha={args.alpha:g} must be between 0 and 1.")
     if args.threads < 1:
         raise ValueError(f"--threads={args.threads} must be at least 1.")
+    if pathlib.Path(args.model).suffix.lower() not in MODEL_SUFFIXES:
+        raise ValueError(f"--model={args.model} must end in one of {', '.join(MODEL_SUFFIXES)}.")
     if not pathlib.Path(args.model).is_file():
         raise FileNotFoundError(f"{args.model}: model not found.")
     if not pathlib.Path(args.input).is_file():
@@ -249,16 +304,16 @@ def check_flags(args):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", required=True, help="The .tflite file.")
+    parser.add_argument("--model", required=True, help="The .tflite or .onnx file.")
     parser.add_argument("--input", required=True, help="An image or a video (.mp4, .m4v, .mov, .avi).")
     parser.add_argument("--output", required=True, help="The overlay picture or video to write.")
     parser.add_argument("--alpha", type=float, default=0.5, help="Weight of the mask's colours, 0 to 1.")
-    parser.add_argument("--threads", type=int, default=2, help="CPU threads LiteRT may use.")
+    parser.add_argument("--threads", type=int, default=2, help="CPU threads the runtime may use.")
     args = parser.parse_args(argv)
     try:
         video = check_flags(args)
         colors = class_colors(args.model)
-        segmenter = EdgeSegmenter(args.model, args.threads)
+        segmenter = open_segmenter(args.model, args.threads)
         run = predict_video if video else predict_image
         start = time.perf_counter()
         count = run(segmenter, colors, args.input, args.output, args.alpha)

@@ -1,5 +1,7 @@
-"""One-line error messages from the exceptions that TensorFlow, Keras and LiteRT raise."""
+"""One-line error messages from the exceptions that TensorFlow, Keras and LiteRT raise, and
+from a missing optional package."""
 
+import importlib
 import re
 
 # A failed assertion's message, as graph and eager execution write it.
@@ -21,3 +23,11 @@ def error_line(error):
         if match:
             return match.group(1)
     return message.splitlines()[0] if message else type(error).__name__
+
+
+def optional_import(module, extra):
+    """Imports `module`, a package of fcnseg's `extra`; fails in one line naming it if it is not installed."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as error:
+        raise ValueError(f"{module} is not installed: pip install -e '.[{extra}]' ({error}).") from None

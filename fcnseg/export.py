@@ -1,13 +1,16 @@
-"""python -m fcnseg.export: a SavedModel for TF Serving and TFLite files for edge devices.
+"""python -m fcnseg.export: a SavedModel for TF Serving, TFLite and ONNX files for edge devices.
 
     python -m fcnseg.export --model=runs/unet_camvid/best.keras --saved_model --export_dir=serving/road \\
         --tflite --quantize=float32,int8
+    python -m fcnseg.export --model=runs/unet_camvid/best.keras --export_dir=serving/road --onnx --quantize=float32,int8
 
 Each file is checked against the Keras model on real images of the model's dataset (that
 of the training run, read from the run_config.json beside the model, unless given),
 and the report is printed and written to <export_dir>/export_report.json. TFLite files
-take the training crop size unless --input_size is given. See export/README.md for
-serving the SavedModel and running the TFLite files.
+take the training crop size unless --input_size is given; ONNX files take any size
+divisible by 32 unless --input_size is given, and are checked and calibrated at the
+TFLite size. See export/README.md for serving the SavedModel and running the TFLite and
+ONNX files.
 """
 
 from absl import app, flags
@@ -16,6 +19,7 @@ from fcnseg.cli import one_line_errors, size_flag, start
 from fcnseg.cli.dataset_flags import dataset_from_flags, define_dataset_flags
 from fcnseg.cli.train_flags import run_config
 from fcnseg.deploy.exporter import ExportConfig, export
+from fcnseg.deploy.onnx_convert import DEFAULT_OPSET, ONNX_QUANTIZATIONS
 from fcnseg.deploy.tflite import QUANTIZATIONS
 
 define_dataset_flags(split="train", dataset=None)
@@ -25,8 +29,16 @@ flags.DEFINE_bool("saved_model", False, "Write a SavedModel version for TF Servi
 flags.DEFINE_integer("version", None, "The SavedModel version; the next free one by default.")
 flags.DEFINE_list("serving_resize", [], "Resize images to height,width in the serving graph; empty pads them.")
 flags.DEFINE_bool("tflite", False, "Write TFLite files.")
-flags.DEFINE_list("quantize", ["float32"], f"TFLite precisions, some of {', '.join(QUANTIZATIONS)}.")
-flags.DEFINE_list("input_size", [], "TFLite input height,width; the run's --crop_size by default.")
+flags.DEFINE_bool("onnx", False, "Write ONNX files (for TensorRT, ONNX Runtime, OpenVINO).")
+flags.DEFINE_integer("onnx_opset", DEFAULT_OPSET, "The ONNX operator set of the ONNX files.")
+flags.DEFINE_list(
+    "quantize",
+    ["float32"],
+    f"Precisions: TFLite some of {', '.join(QUANTIZATIONS)}; ONNX some of {', '.join(ONNX_QUANTIZATIONS)}.",
+)
+flags.DEFINE_list(
+    "input_size", [], "TFLite input height,width (the run's --crop_size by default); fixes the ONNX files' size too."
+)
 flags.DEFINE_bool("argmax", False, "TFLite files output the uint8 mask instead of the logits.")
 flags.DEFINE_bool("delegate_friendly", False, "TFLite: bilinear upsampling without half-pixel centres (for delegates).")
 flags.DEFINE_integer("calibration_images", 100, "Images int8 calibration reads from --split.")
@@ -51,8 +63,11 @@ def config_from_flags(values):
         version=values.version,
         serving_resize=size_flag(values.serving_resize),
         tflite=values.tflite,
+        onnx=values.onnx,
         quantize=tuple(values.quantize),
         input_size=size_flag(values.input_size) or (run.crop_size if run else None),
+        onnx_fixed_size=bool(values.input_size),
+        onnx_opset=values.onnx_opset,
         argmax=values.argmax,
         delegate_friendly=values.delegate_friendly,
         calibration_images=values.calibration_images,

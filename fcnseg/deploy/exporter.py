@@ -1,10 +1,11 @@
-"""Exporting a trained `.keras` model: `ExportConfig` in, a SavedModel and TFLite files out, with parity.
+"""Exporting a trained `.keras` model: `ExportConfig` in, a SavedModel, TFLite and ONNX files out, with parity.
 
 Each file written is checked against the Keras model on real images of the model's
 dataset (the same images int8 calibration reads): for the SavedModel at their full size,
-for TFLite files resized to the fixed input size. The report gives the file's size, its
-operators (TFLite), the largest logit (or probability) difference and the fraction of
-pixels whose class agrees; it is printed and written to `<export_dir>/export_report.json`.
+for TFLite and ONNX files resized to the input size. The report gives the file's size,
+its operators (and ONNX operator set), the largest logit (or probability) difference and
+the fraction of pixels whose class agrees; it is printed and written to
+`<export_dir>/export_report.json`.
 """
 
 import contextlib
@@ -19,9 +20,16 @@ from fcnseg import data, files
 from fcnseg.conventions import SIZE_MULTIPLE, check_size
 from fcnseg.data.pipeline import make_dataset
 from fcnseg.data.specs import CLASSES_FILE
+from fcnseg.deploy import onnx_convert
 from fcnseg.deploy.saved_model import write_saved_model
 from fcnseg.deploy.tflite import QUANTIZATIONS, convert, operators
-from fcnseg.inference.segmenter import KerasSegmenter, SavedModelSegmenter, TFLiteSegmenter, load_keras_model
+from fcnseg.inference.segmenter import (
+    KerasSegmenter,
+    OnnxSegmenter,
+    SavedModelSegmenter,
+    TFLiteSegmenter,
+    load_keras_model,
+)
 from fcnseg.inference.tiling import Tiling, segment
 
 
@@ -38,8 +46,13 @@ class ExportConfig:
         version: int or None. Its version; None takes the next free one.
         serving_resize: (height, width) or None. Resize in the serving graph instead of padding.
         tflite: bool. Write TFLite files, one per entry of `quantize`.
-        quantize: tuple of `QUANTIZATIONS`.
-        input_size: (height, width). The TFLite input size; required with `tflite`.
+        onnx: bool. Write ONNX files, one per entry of `quantize`.
+        quantize: tuple of `QUANTIZATIONS` (of `onnx_convert.ONNX_QUANTIZATIONS` with `onnx`).
+        input_size: (height, width). The TFLite input size, and the size ONNX files are
+            checked and calibrated at; required with `tflite` or `onnx`.
+        onnx_fixed_size: bool. ONNX files take `input_size` only; False keeps their
+            height and width dynamic.
+        onnx_opset: int. The ONNX operator set.
         argmax: bool. TFLite files output the uint8 mask.
         delegate_friendly: bool. See `fcnseg.tflite`.
         calibration_images: int. Images int8 calibration reads.
@@ -56,25 +69,33 @@ class ExportConfig:
     version: Optional[int] = None
     serving_resize: Optional[tuple] = None
     tflite: bool = False
+    onnx: bool = False
     quantize: tuple = ("float32",)
     input_size: Optional[tuple] = None
+    onnx_fixed_size: bool = False
+    onnx_opset: int = onnx_convert.DEFAULT_OPSET
     argmax: bool = False
     delegate_friendly: bool = False
     calibration_images: int = 100
     parity_images: int = 8
 
     def __post_init__(self):
-        if not (self.saved_model or self.tflite):
-            raise ValueError("Nothing to export: give --saved_model, --tflite or both.")
+        if not (self.saved_model or self.tflite or self.onnx):
+            raise ValueError("Nothing to export: give --saved_model, --tflite, --onnx or several.")
         unknown = [name for name in self.quantize if name not in QUANTIZATIONS]
         if self.tflite and (unknown or not self.quantize):
             raise ValueError(
                 f"--quantize={','.join(self.quantize)} is not valid; expected some of {', '.join(QUANTIZATIONS)}."
             )
-        if self.tflite and self.input_size is None:
-            raise ValueError(
-                f"--tflite needs --input_size=height,width (TFLite takes one fixed size, a multiple of {SIZE_MULTIPLE})."
-            )
+        if self.onnx:
+            onnx_convert.check_quantizations(self.quantize)
+            onnx_convert.check_opset(self.onnx_opset)
+        for fixed_size_format in ("tflite", "onnx"):
+            if getattr(self, fixed_size_format) and self.input_size is None:
+                raise ValueError(
+                    f"--{fixed_size_format} needs --input_size=height,width (a multiple of {SIZE_MULTIPLE}): the size "
+                    "its files are checked and calibrated at."
+                )
         for name in ("input_size", "serving_resize"):
             if getattr(self, name) is not None:
                 object.__setattr__(self, name, check_size(name, getattr(self, name), SIZE_MULTIPLE))
@@ -88,8 +109,10 @@ def export(config, verbose=1):
 
     Returns:
         The report: a dict with one entry per file written (`path`, `bytes`, parity
-        figures, and `operators` for TFLite files).
+        figures, `operators` for TFLite and ONNX files, and `opset` for ONNX files).
     """
+    if config.onnx:
+        onnx_convert.check_installed()
     spec = data.dataset_spec(config.dataset, config.data_dir, **config.dataset_options)
     keras_model = KerasSegmenter(load_keras_model(config.model, float32=True), spec, config.model)
     model = keras_model.model
@@ -108,25 +131,42 @@ def export(config, verbose=1):
         entry.update(_parity(expected, got, "probability"))
         report["files"].append(entry)
         _say(verbose, entry)
-    # The TFLite files, their classes.json and the report take their final names together, once
-    # all are written: a failed export leaves the previous ones as they were.
+    # The TFLite and ONNX files, their classes.json and the report take their final names
+    # together, once all are written: a failed export leaves the previous ones as they were.
     with contextlib.ExitStack() as staged:
+        if config.tflite or config.onnx:
+            check = _ParityCheck(config, model, source)
+            staged.enter_context(files.atomic_path(export_dir / CLASSES_FILE)).write_text(spec.to_json())
         if config.tflite:
-            _export_tflite(config, model, spec, source, export_dir, report, staged, verbose)
+            _export_tflite(config, model, spec, check, export_dir, report, staged, verbose)
+        if config.onnx:
+            _export_onnx(config, model, spec, check, export_dir, report, staged, verbose)
         staged.enter_context(files.atomic_path(export_dir / "export_report.json")).write_text(
             json.dumps(report, indent=2)
         )
     return report
 
 
-def _export_tflite(config, model, spec, source, export_dir, report, staged, verbose):
-    count = max(config.calibration_images if "int8" in config.quantize else 0, config.parity_images)
-    images = resized_images(source, config.input_size, count)
-    if not len(images):
-        raise ValueError(_no_images(config))
-    parity_images = images[: config.parity_images]
-    expected = model.predict_on_batch(parity_images.astype(np.float32))
-    staged.enter_context(files.atomic_path(export_dir / CLASSES_FILE)).write_text(spec.to_json())
+class _ParityCheck:
+    """The images that fixed-size exports are calibrated on and compared with the Keras model on."""
+
+    def __init__(self, config, model, source):
+        count = max(config.calibration_images if "int8" in config.quantize else 0, config.parity_images)
+        self.images = resized_images(source, config.input_size, count)
+        if not len(self.images):
+            raise ValueError(_no_images(config))
+        self.calibration_images = self.images[: config.calibration_images]
+        self.parity_images = self.images[: config.parity_images]
+        self.expected = model.predict_on_batch(self.parity_images.astype(np.float32))
+
+    def entry(self, path, kind, content, outputs, masks=False):
+        """The report entry of a file of format `kind` whose outputs on `parity_images` are `outputs`."""
+        entry = {"path": str(path), "format": kind, "bytes": len(content)}
+        entry.update(_parity(self.expected, outputs, "logit", masks=masks))
+        return entry
+
+
+def _export_tflite(config, model, spec, check, export_dir, report, staged, verbose):
     for quantize in config.quantize:
         content = convert(
             model,
@@ -134,17 +174,30 @@ def _export_tflite(config, model, spec, source, export_dir, report, staged, verb
             quantize,
             config.argmax,
             config.delegate_friendly,
-            images[: config.calibration_images] if quantize == "int8" else None,
+            check.calibration_images if quantize == "int8" else None,
         )
         suffix = "_argmax" if config.argmax else ""
         path = export_dir / f"{pathlib.Path(config.model).stem}_{quantize}{suffix}.tflite"
         temporary = staged.enter_context(files.atomic_path(path))
         temporary.write_bytes(content)
         runner = TFLiteSegmenter(temporary, spec)
-        outputs = [runner.run(image) for image in parity_images]
-        entry = {"path": str(path), "format": f"tflite_{quantize}", "bytes": len(content)}
-        entry.update(_parity(expected, outputs, "logit", masks=runner.outputs_mask))
+        outputs = [runner.run(image) for image in check.parity_images]
+        entry = check.entry(path, f"tflite_{quantize}", content, outputs, masks=runner.outputs_mask)
         entry["operators"] = operators(content)
+        report["files"].append(entry)
+        _say(verbose, entry)
+
+
+def _export_onnx(config, model, spec, check, export_dir, report, staged, verbose):
+    float32 = onnx_convert.convert_onnx(model, config.input_size if config.onnx_fixed_size else None, config.onnx_opset)
+    for quantize in config.quantize:
+        content = float32 if quantize == "float32" else onnx_convert.quantize_onnx(float32, check.calibration_images)
+        path = export_dir / f"{pathlib.Path(config.model).stem}_{quantize}.onnx"
+        temporary = staged.enter_context(files.atomic_path(path))
+        temporary.write_bytes(content)
+        runner = OnnxSegmenter(temporary, spec)
+        entry = check.entry(path, f"onnx_{quantize}", content, list(runner.logits(check.parity_images)))
+        entry.update(onnx_convert.onnx_summary(content))
         report["files"].append(entry)
         _say(verbose, entry)
 
@@ -193,6 +246,8 @@ def _say(verbose, entry):
     for key in ("max_probability_difference", "max_logit_difference"):
         if key in entry:
             line += f", {key.replace('_', ' ')} {entry[key]:.3g} ({entry[key + '_over_range']:.2e} of the range)"
+    if "opset" in entry:
+        line += f"; operator set {entry['opset']}"
     if "operators" in entry:
         line += f"; operators: {', '.join(entry['operators'])}"
     print(line, flush=True)

@@ -1,7 +1,7 @@
 """Saved segmentation models behind one interface, whatever their format.
 
-`load_segmenter` opens a `.keras` file, a SavedModel folder of `python -m fcnseg.export`
-or a `.tflite` file as a `Segmenter`: a callable from uint8 images to class
+`load_segmenter` opens a `.keras` file, a SavedModel folder of `python -m fcnseg.export`,
+a `.tflite` file or an `.onnx` file as a `Segmenter`: a callable from uint8 images to class
 probabilities, with the number of classes, the input size it takes and the class list
 (`DatasetSpec`) fixed when it is made. `fcnseg.inference.tiling.segment` runs a
 `Segmenter` on images of any size.
@@ -17,7 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from fcnseg.data.specs import CLASSES_FILE, DatasetSpec
-from fcnseg.errors import error_line
+from fcnseg.errors import error_line, optional_import
 from fcnseg.models.precision import float32_model
 
 
@@ -149,6 +149,45 @@ class TFLiteSegmenter(Segmenter):
         return (output.astype(np.float32) - zero_point) * scale if scale else output.astype(np.float32)
 
 
+class OnnxSegmenter(Segmenter):
+    """An `.onnx` file from `python -m fcnseg.export`, run by ONNX Runtime on the CPU.
+
+    It takes float32 pixels and returns logits (see `fcnseg.deploy.onnx_convert`), for a
+    whole batch at once, at any size divisible by 32 or at its one fixed size.
+
+    Args:
+        path: str or pathlib.Path.
+        spec: DatasetSpec or None.
+        threads: int or None. ONNX Runtime's intra-operator threads; None lets it choose.
+    """
+
+    def __init__(self, path, spec=None, threads=None):
+        runtime = optional_import("onnxruntime", "onnx")
+        options = runtime.SessionOptions()
+        options.intra_op_num_threads = threads or 0
+        try:
+            session = runtime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        except Exception as error:  # ONNX Runtime raises its own kinds for a bad file
+            raise ValueError(f"{path}: not a loadable ONNX model ({error_line(error)}).") from None
+        inputs, outputs = session.get_inputs(), session.get_outputs()
+        if len(inputs) != 1 or len(inputs[0].shape) != 4 or len(outputs[0].shape) != 4:
+            raise ValueError(f"{path}: not an ONNX model of python -m fcnseg.export (images in, logits out).")
+        num_classes = outputs[0].shape[-1]
+        if not isinstance(num_classes, int):
+            raise ValueError(f"{path}: its output does not give its number of classes.")
+        size = inputs[0].shape[1:3]
+        super().__init__(num_classes, tuple(size) if all(isinstance(side, int) for side in size) else None, spec)
+        self.session = session
+        self.input_name = inputs[0].name
+
+    def __call__(self, images):
+        return _softmax(self.logits(images))
+
+    def logits(self, images):
+        """The float32 logits of a batch of images of one size the model takes."""
+        return self.session.run(None, {self.input_name: np.asarray(images, np.float32)})[0]
+
+
 def load_keras_model(path, float32=False):
     """Loads a `.keras` model for inference (uncompiled).
 
@@ -173,7 +212,7 @@ def load_segmenter(path):
     Args:
         path: str. A `.keras` file (run in float32, whatever precision it was trained
             in, as its exports are), a SavedModel folder (or a folder of its numbered
-            versions: the newest is taken) or a `.tflite` file.
+            versions: the newest is taken), a `.tflite` file or an `.onnx` file.
 
     Returns:
         A `Segmenter` whose `spec` is the `DatasetSpec` of the `classes.json` beside the
@@ -191,7 +230,11 @@ def load_segmenter(path):
         return KerasSegmenter(load_keras_model(str(path), float32=True), spec, path)
     if path.suffix == ".tflite":
         return TFLiteSegmenter(path, spec)
-    raise ValueError(f"{path}: unknown model format; expected a .keras file, a SavedModel folder or a .tflite file.")
+    if path.suffix == ".onnx":
+        return OnnxSegmenter(path, spec)
+    raise ValueError(
+        f"{path}: unknown model format; expected a .keras file, a SavedModel folder, a .tflite or an .onnx file."
+    )
 
 
 def _classes(path) -> Optional[DatasetSpec]:

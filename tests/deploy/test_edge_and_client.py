@@ -22,6 +22,7 @@ from fake_layouts import read_video, write_png, write_video
 from known_models import nearest_color, nearest_color_model
 
 from fcnseg.data import camvid, decode
+from fcnseg.deploy.onnx_convert import convert_onnx
 from fcnseg.deploy.saved_model import write_saved_model
 from fcnseg.deploy.tflite import convert
 from fcnseg.errors import error_line
@@ -39,6 +40,8 @@ for name in ("tensorflow", "keras", "fcnseg", "tf_keras"):
 sys.argv = sys.argv[1:]
 runpy.run_path(sys.argv[0], run_name="__main__")
 """
+# The same, with ONNX Runtime missing too.
+_WITHOUT_ONNXRUNTIME = _WITHOUT_TENSORFLOW.replace('"tf_keras"', '"tf_keras", "onnxruntime"')
 
 
 def _load(name):
@@ -57,8 +60,18 @@ def edge_model(tmp_path_factory):
     return folder / "road_float32.tflite"
 
 
-def _edge_predict(*args):
-    command = [sys.executable, "-c", _WITHOUT_TENSORFLOW, str(EXPORT / "edge_predict.py"), *map(str, args)]
+@pytest.fixture(scope="module")
+def onnx_models(tmp_path_factory):
+    """The nearest-colour model as float32 .onnx files of any size and of fixed size, with their classes.json."""
+    folder = tmp_path_factory.mktemp("onnx")
+    (folder / "any_size.onnx").write_bytes(convert_onnx(nearest_color_model(COLORS)))
+    (folder / "fixed_size.onnx").write_bytes(convert_onnx(nearest_color_model(COLORS), SIZE))
+    (folder / "classes.json").write_text(camvid.SPEC.to_json())
+    return folder
+
+
+def _edge_predict(*args, prelude=_WITHOUT_TENSORFLOW):
+    command = [sys.executable, "-c", prelude, str(EXPORT / "edge_predict.py"), *map(str, args)]
     return subprocess.run(command, check=False, capture_output=True, text=True, timeout=300)
 
 
@@ -75,6 +88,34 @@ def test_edge_predict_draws_the_known_mask_without_tensorflow(tmp_path, edge_mod
     assert result.returncode == 0, result.stderr[-2000:]
     drawn = cv2.imread(str(tmp_path / "out.png"))[..., ::-1]
     np.testing.assert_array_equal(drawn, overlay(image, nearest_color(image, COLORS), COLORS, 0.5))
+
+
+@pytest.mark.parametrize("name, image_size", [("any_size", (40, 50)), ("fixed_size", SIZE), ("fixed_size", (40, 50))])
+def test_edge_predict_draws_the_known_mask_of_an_onnx_model(tmp_path, onnx_models, name, image_size):
+    # Any size: padded to 64x64 and the mask cropped back; fixed size: resized to 32x48 and back.
+    image = np.random.default_rng(1).integers(0, 256, (*image_size, 3), dtype=np.uint8)
+    write_png(tmp_path / "street.png", image)
+    model = onnx_models / f"{name}.onnx"
+    result = _edge_predict("--model", model, "--input", tmp_path / "street.png", "--output", tmp_path / "out.png")
+    assert result.returncode == 0, result.stderr[-2000:]
+    drawn = cv2.imread(str(tmp_path / "out.png"))[..., ::-1]
+    if name == "fixed_size" and image_size != SIZE:
+        resized = cv2.resize(image, SIZE[::-1], interpolation=cv2.INTER_LINEAR)
+        mask = cv2.resize(
+            nearest_color(resized, COLORS).astype(np.uint8), image_size[::-1], interpolation=cv2.INTER_NEAREST
+        )
+    else:
+        mask = nearest_color(image, COLORS)
+    np.testing.assert_array_equal(drawn, overlay(image, mask, COLORS, 0.5))
+
+
+def test_edge_predict_names_the_runtime_a_model_needs(tmp_path, onnx_models):
+    write_png(tmp_path / "street.png", np.zeros((*SIZE, 3), np.uint8))
+    model = onnx_models / "any_size.onnx"
+    args = ("--model", model, "--input", tmp_path / "street.png", "--output", tmp_path / "out.png")
+    result = _edge_predict(*args, prelude=_WITHOUT_ONNXRUNTIME)
+    assert _error(result) == f"error: {model}: running it needs onnxruntime (pip install onnxruntime)."
+    assert not (tmp_path / "out.png").exists()
 
 
 def test_edge_predict_keeps_every_frame_and_the_frame_size(tmp_path, edge_model):
@@ -165,6 +206,7 @@ def test_edge_predict_refuses_a_cut_short_video_and_writes_nothing(tmp_path, edg
         ("--alpha=-0.5", "--alpha=-0.5 must be between 0 and 1."),
         ("--alpha=nan", "--alpha=nan must be between 0 and 1."),
         ("--threads=0", "--threads=0 must be at least 1."),
+        ("--model=m.pb", "--model=m.pb must end in one of .tflite, .onnx."),
     ],
 )
 def test_edge_predict_checks_its_flags_before_any_work(tmp_path, flag, message):

@@ -90,12 +90,53 @@ def test_export_writes_every_format_and_each_scores_like_keras(run, tmp_path):
 
 
 @pytest.mark.slow
+def test_onnx_export_writes_checked_files_that_evaluate_and_predict_read(run, tmp_path):
+    folder = tmp_path / "onnx"
+    flags = (f"--model={run / 'best.keras'}", f"--export_dir={folder}", "--onnx", "--parity_images=4")
+    result = _export(*flags, "--quantize=float32,int8", "--calibration_images=8")
+    assert result.returncode == 0, result.stderr[-3000:]
+    files = {entry["format"]: entry for entry in json.loads((folder / "export_report.json").read_text())["files"]}
+    assert list(files) == ["onnx_float32", "onnx_int8"]
+    assert files["onnx_float32"]["mask_agreement"] == 1.0
+    assert files["onnx_float32"]["max_logit_difference_over_range"] <= 1e-4
+    assert files["onnx_int8"]["mask_agreement"] >= 0.9 and "QuantizeLinear" in files["onnx_int8"]["operators"]
+    assert {entry["opset"] for entry in files.values()} == {17}
+    assert "best_int8.onnx" in result.stdout and "operator set 17" in result.stdout
+    float32 = load_segmenter(folder / "best_float32.onnx")
+    assert float32.input_size is None and float32.spec.class_names == synthetic.CLASS_NAMES
+
+    # Any size: the 64x128 scenes go in whole (the TFLite files slide a 64x64 window).
+    scores = {
+        name: evaluate(EvalConfig(str(path), **EVAL), verbose=0)["mean_iou"]
+        for name, path in [("keras", run / "best.keras")]
+        + [(name, folder / f"best_{name}.onnx") for name in ("float32", "int8")]
+    }
+    assert scores["float32"] == pytest.approx(scores["keras"], abs=1e-4)
+    assert abs(scores["int8"] - scores["float32"]) <= 0.05
+    scene, _ = synthetic.render_scene(seed=3, height=64, width=128)
+    write_png(tmp_path / "scene.png", scene)
+    masks = {}
+    for name, path in [("keras", run / "best.keras"), ("onnx", folder / "best_float32.onnx")]:
+        predict(
+            PredictConfig(str(path), str(tmp_path / "scene.png"), str(tmp_path / name), views=("index",)), verbose=0
+        )
+        masks[name] = cv2.imread(str(tmp_path / name / "scene_index.png"), cv2.IMREAD_UNCHANGED)
+    np.testing.assert_array_equal(masks["onnx"], masks["keras"])
+
+    # --input_size fixes the ONNX file's size.
+    result = _export(*flags, f"--export_dir={tmp_path / 'fixed'}", "--input_size=64,96")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert load_segmenter(tmp_path / "fixed" / "best_float32.onnx").input_size == (64, 96)
+
+
+@pytest.mark.slow
 def test_bad_export_flags_end_in_one_line(run, tmp_path):
     model = f"--model={run / 'best.keras'}"
     cases = [
         ([model, "--saved_model"], "--export_dir is required"),
-        ([model, f"--export_dir={tmp_path}"], "Nothing to export: give --saved_model, --tflite or both"),
+        ([model, f"--export_dir={tmp_path}"], "Nothing to export: give --saved_model, --tflite, --onnx or several"),
         ([model, f"--export_dir={tmp_path}", "--tflite", "--quantize=int4"], "--quantize=int4 is not valid"),
+        ([model, f"--export_dir={tmp_path}", "--onnx", "--onnx_opset=9"], "--onnx_opset=9 is not supported"),
         ([f"--model={tmp_path / 'x.keras'}", f"--export_dir={tmp_path}", "--saved_model"], "No --dataset given"),
     ]
     for flags, message in cases:

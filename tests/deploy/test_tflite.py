@@ -1,55 +1,15 @@
 """TFLite conversion: parity with Keras in each precision, built-in ops, the argmax and delegate options."""
 
-import functools
-
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from synthetic_models import CLASSES, CONVERTED, SIZE, SPEC, TRAINED, scenes, trained
 
 import fcnseg
-from fcnseg import data
-from fcnseg.data.pipeline import make_dataset
 from fcnseg.deploy.exportable import exportable
 from fcnseg.deploy.tflite import convert, operators
 from fcnseg.inference.segmenter import TFLiteSegmenter
-from fcnseg.training.losses import SegmentationLoss
-
-SIZE = (64, 96)
-SPEC = data.dataset_spec("synthetic")
-CLASSES = SPEC.num_classes
-# fcn16s_vgg16 and fcn32s_vgg16 use a subset of fcn8s_vgg16's layers and operators; each
-# conversion of the 537 MB of FCN-VGG16 weights takes about a minute, so only fcn8s runs here.
-CONVERTED = [name for name in fcnseg.list_models() if name not in ("fcn16s_vgg16", "fcn32s_vgg16")]
-# The models whose int8 masks are checked, each trained a few steps on synthetic scenes. The
-# ResNet-50 models are left out: after a few steps their int8 agreement swings with the training
-# state (DeepLabV3+ ResNet-50: 0.997 after 30 steps, 0.909 after 60), so it would test the luck
-# of the run, not the converter.
-TRAINED = [
-    "unet",
-    "deeplabv3plus_mobilenetv2",
-    "lraspp_mobilenetv3_large",
-    "lraspp_mobilenetv3_small",
-    "bisenetv2",
-    "ddrnet23_slim",
-]
-
-
-def _scenes(split, count):
-    source = data.open_source("synthetic", None, split, num_images=count, height=SIZE[0], width=SIZE[1])
-    return np.stack([image for image, _ in source.load().as_numpy_iterator()])
-
-
-@functools.lru_cache(maxsize=None)
-def _trained(name, steps=30):
-    """The model after `steps` Adam steps on synthetic scenes: confident on in-distribution images."""
-    keras.utils.set_random_seed(0)
-    model = fcnseg.build_model(name, CLASSES)
-    source = data.open_source("synthetic", None, "train", num_images=16, height=SIZE[0], width=SIZE[1])
-    batches = make_dataset(source, training=True, batch_size=4, crop_size=SIZE, cache=True, seed=0).repeat()
-    model.compile(keras.optimizers.Adam(1e-3), SegmentationLoss(CLASSES))
-    model.fit(batches, steps_per_epoch=steps, epochs=1, shuffle=False, verbose=0)
-    return model
 
 
 def _run(tmp_path, content, images):
@@ -64,7 +24,7 @@ def _run(tmp_path, content, images):
 def test_float_files_match_keras(tmp_path, name):
     keras.utils.set_random_seed(0)
     model = fcnseg.build_model(name, CLASSES)
-    images = _scenes("val", 2)
+    images = scenes("val", 2)
     content = convert(model, SIZE)
     runner, logits = _run(tmp_path, content, images)
     expected = model.predict_on_batch(images.astype(np.float32))
@@ -78,17 +38,17 @@ def test_float_files_match_keras(tmp_path, name):
 @pytest.mark.slow
 @pytest.mark.parametrize("name", TRAINED)
 def test_int8_masks_agree_with_keras(tmp_path, name):
-    model = _trained(name)
-    images = _scenes("val", 8)
+    model = trained(name)
+    images = scenes("val", 8)
     expected = model.predict_on_batch(images.astype(np.float32)).argmax(-1)
-    runner, integer = _run(tmp_path, convert(model, SIZE, "int8", calibration_images=_scenes("train", 16)), images)
+    runner, integer = _run(tmp_path, convert(model, SIZE, "int8", calibration_images=scenes("train", 16)), images)
     assert runner.input["dtype"] == np.uint8 and runner.output["dtype"] == np.uint8
     assert np.mean(integer.argmax(-1) == expected) >= 0.95
 
 
 def test_argmax_outputs_the_uint8_mask(tmp_path):
-    model = _trained("deeplabv3plus_mobilenetv2", steps=5)
-    images = _scenes("val", 2)
+    model = trained("deeplabv3plus_mobilenetv2", steps=5)
+    images = scenes("val", 2)
     content = convert(model, SIZE, argmax=True)
     runner, masks = _run(tmp_path, content, images)
     assert runner.outputs_mask and runner.output["dtype"] == np.uint8 and tuple(runner.output["shape"]) == (1, *SIZE)
@@ -109,10 +69,10 @@ def _resize_attributes(model, delegate_friendly):
 
 
 def test_delegate_friendly_resizes_drop_half_pixel_centres(tmp_path):
-    model = _trained("deeplabv3plus_mobilenetv2", steps=5)
+    model = trained("deeplabv3plus_mobilenetv2", steps=5)
     assert _resize_attributes(model, False) and all(_resize_attributes(model, False))
     assert _resize_attributes(model, True) and not any(_resize_attributes(model, True))
-    images = _scenes("val", 2)
+    images = scenes("val", 2)
     _, friendly = _run(tmp_path, convert(model, SIZE, delegate_friendly=True), images)
     expected = exportable(model, delegate_friendly=True).predict_on_batch(images.astype(np.float32))
     assert np.abs(friendly - expected).max() <= 1e-4 * np.ptp(expected)

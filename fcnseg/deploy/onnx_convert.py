@@ -1,0 +1,139 @@
+"""ONNX conversion for TensorRT, ONNX Runtime and OpenVINO, in float32 and int8.
+
+The ONNX model takes float32 RGB images `[batch, height, width, 3]` of pixels in 0..255
+(the model normalises them itself, as every fcnseg model does) and returns float32
+`logits` `[batch, height, width, classes]`. Batch, height and width are dynamic (any
+height and width divisible by 32) unless `input_size` fixes height and width.
+
+- `float32`: the float32 inference graph (the main head), converted by tf2onnx.
+- `int8`: the float32 model quantised by ONNX Runtime's static quantisation into the QDQ
+  form (QuantizeLinear/DequantizeLinear pairs around float operators), which TensorRT
+  builds int8 engines from: int8 weights per output channel and int8 activations, both
+  symmetric (zero point 0, as TensorRT requires), calibrated on real images by min-max.
+"""
+
+import pathlib
+import tempfile
+
+import numpy as np
+import tensorflow as tf
+
+from fcnseg.deploy.exportable import exportable
+from fcnseg.errors import error_line, optional_import
+
+ONNX_QUANTIZATIONS = ("float32", "int8")
+DEFAULT_OPSET = 17
+MIN_OPSET = 13  # per-channel QuantizeLinear/DequantizeLinear
+MAX_OPSET = 18  # the newest that tf2onnx 1.17 writes
+INPUT_NAME = "images"
+OUTPUT_NAME = "logits"
+
+
+def check_opset(opset):
+    """Fails, naming `--onnx_opset`, unless fcnseg can write ONNX operator set `opset`."""
+    if not MIN_OPSET <= opset <= MAX_OPSET:
+        raise ValueError(
+            f"--onnx_opset={opset} is not supported: fcnseg writes operator sets {MIN_OPSET} to {MAX_OPSET} "
+            f"({MIN_OPSET} is the first with per-channel int8; {MAX_OPSET} the newest tf2onnx writes)."
+        )
+
+
+def check_quantizations(quantize):
+    """Fails, naming `--quantize`, unless every precision has an ONNX form."""
+    unknown = [name for name in quantize if name not in ONNX_QUANTIZATIONS]
+    if unknown or not quantize:
+        raise ValueError(
+            f"--quantize={','.join(quantize)} is not valid with --onnx; expected some of "
+            f"{', '.join(ONNX_QUANTIZATIONS)} (for float16, build a TensorRT --fp16 engine from the float32 file)."
+        )
+
+
+def check_installed():
+    """Fails in one line unless the packages of the `onnx` extra are installed."""
+    for module in ("onnx", "onnxruntime", "tf2onnx"):
+        optional_import(module, "onnx")
+
+
+def convert_onnx(model, input_size=None, opset=DEFAULT_OPSET):
+    """Converts a Keras segmentation model to a float32 ONNX model.
+
+    Args:
+        model: keras.Model from pixels to logits.
+        input_size: (height, width) or None. The fixed height and width; None keeps them dynamic.
+        opset: int. The ONNX operator set.
+
+    Returns:
+        bytes: the `.onnx` file.
+    """
+    check_opset(opset)
+    tf2onnx = optional_import("tf2onnx", "onnx")
+    net = exportable(model)
+    height, width = input_size or (None, None)
+    signature = [tf.TensorSpec([None, height, width, 3], tf.float32, INPUT_NAME)]
+
+    @tf.function(input_signature=signature)
+    def segment(images):
+        return {OUTPUT_NAME: net(images, training=False)}
+
+    try:
+        proto, _ = tf2onnx.convert.from_function(segment, input_signature=signature, opset=opset)
+    except Exception as error:  # tf2onnx raises many kinds for a graph it cannot convert
+        raise ValueError(f"ONNX conversion failed: {error_line(error)}") from None
+    # tf2onnx keeps an operation it has no conversion for as a node of the same name, which
+    # no runtime can run.
+    onnx = optional_import("onnx", "onnx")
+    unconverted = [node for node in proto.graph.node if not onnx.defs.has(node.op_type, node.domain)]
+    if unconverted:
+        names = ", ".join(sorted({f"{node.op_type} ({node.name})" for node in unconverted})[:3])
+        raise ValueError(f"ONNX conversion failed: no ONNX operator for TensorFlow operation {names}.")
+    return proto.SerializeToString()
+
+
+def quantize_onnx(content, calibration_images):
+    """The int8 QDQ form of a float32 ONNX model from `convert_onnx`.
+
+    Args:
+        content: bytes. The float32 `.onnx` file.
+        calibration_images: uint8 array `[n, height, width, 3]` of one size the model takes.
+
+    Returns:
+        bytes: the int8 `.onnx` file.
+    """
+    if calibration_images is None or not len(calibration_images):
+        raise ValueError("--quantize=int8 needs calibration images from the model's dataset.")
+    quantization = optional_import("onnxruntime.quantization", "onnx")
+
+    class Images(quantization.CalibrationDataReader):
+        def __init__(self):
+            self.images = iter(np.asarray(calibration_images))
+
+        def get_next(self):
+            image = next(self.images, None)
+            return None if image is None else {INPUT_NAME: image[None].astype(np.float32)}
+
+    with tempfile.TemporaryDirectory() as folder:
+        source, target = pathlib.Path(folder, "float32.onnx"), pathlib.Path(folder, "int8.onnx")
+        source.write_bytes(content)
+        try:
+            quantization.quantize_static(
+                source,
+                target,
+                Images(),
+                quant_format=quantization.QuantFormat.QDQ,
+                per_channel=True,
+                activation_type=quantization.QuantType.QInt8,
+                weight_type=quantization.QuantType.QInt8,
+                calibrate_method=quantization.CalibrationMethod.MinMax,
+                extra_options={"ActivationSymmetric": True, "WeightSymmetric": True},
+            )
+        except Exception as error:  # ONNX Runtime raises its own kinds, among others
+            raise ValueError(f"ONNX int8 quantisation failed: {error_line(error)}") from None
+        return target.read_bytes()
+
+
+def onnx_summary(content):
+    """The operator set and the sorted operator types of an `.onnx` file's graph."""
+    onnx = optional_import("onnx", "onnx")
+    model = onnx.load_from_string(content)
+    opset = max(entry.version for entry in model.opset_import if entry.domain in ("", "ai.onnx"))
+    return {"opset": int(opset), "operators": sorted({node.op_type for node in model.graph.node})}

@@ -1,0 +1,136 @@
+"""ONNX conversion: float32 parity with Keras at any size, int8 QDQ, and every refusal in one line."""
+
+import sys
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from synthetic_models import CLASSES, CONVERTED, SIZE, SPEC, scenes, trained
+
+import fcnseg
+from fcnseg.deploy import onnx_convert
+from fcnseg.deploy.exporter import ExportConfig, export
+from fcnseg.inference.segmenter import OnnxSegmenter, load_segmenter
+
+
+def _session(tmp_path, content, name="model.onnx"):
+    path = tmp_path / name
+    path.write_bytes(content)
+    return OnnxSegmenter(path, SPEC)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", CONVERTED)
+def test_float32_files_match_keras_at_any_size(tmp_path, name):
+    keras.utils.set_random_seed(0)
+    model = fcnseg.build_model(name, CLASSES)
+    content = onnx_convert.convert_onnx(model)
+    runner = _session(tmp_path, content)
+    assert runner.input_size is None and runner.num_classes == CLASSES
+    for size in (SIZE, SIZE[::-1]):
+        images = scenes("val", 2, size)
+        expected = model.predict_on_batch(images.astype(np.float32))
+        logits = runner.logits(images)
+        assert logits.shape == expected.shape
+        assert np.abs(logits - expected).max() <= 1e-4 * np.ptp(expected)
+        assert np.mean(logits.argmax(-1) == expected.argmax(-1)) == 1.0
+    summary = onnx_convert.onnx_summary(content)
+    assert summary["opset"] == onnx_convert.DEFAULT_OPSET and "Conv" in summary["operators"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["lraspp_mobilenetv3_small", "ddrnet23_slim"])
+def test_int8_files_are_qdq_and_agree_with_keras(tmp_path, name):
+    model = trained(name)
+    float32 = onnx_convert.convert_onnx(model)
+    content = onnx_convert.quantize_onnx(float32, scenes("train", 16))
+    operators = onnx_convert.onnx_summary(content)["operators"]
+    assert {"QuantizeLinear", "DequantizeLinear", "Conv"} <= set(operators)
+    assert len(content) < len(float32) / 2  # int8 weights, int32 biases, and the scales
+    images = scenes("val", 8)
+    expected = model.predict_on_batch(images.astype(np.float32)).argmax(-1)
+    assert np.mean(_session(tmp_path, content).logits(images).argmax(-1) == expected) >= 0.95
+
+
+def test_a_fixed_size_file_takes_that_size_only(tmp_path):
+    model = fcnseg.build_model("unet", CLASSES, depth=2, base_filters=8)
+    runner = _session(tmp_path, onnx_convert.convert_onnx(model, SIZE))
+    assert runner.input_size == SIZE
+    images = scenes("val", 1)
+    np.testing.assert_allclose(runner.logits(images), model.predict_on_batch(images.astype(np.float32)), atol=1e-4)
+
+
+def test_an_operation_without_an_onnx_operator_is_named():
+    class Bessel(keras.layers.Layer):
+        def call(self, images):
+            return tf.math.bessel_i1e(images)
+
+    inputs = keras.Input((None, None, 3))
+    model = keras.Model(inputs, keras.layers.Conv2D(CLASSES, 1)(Bessel()(inputs)))
+    with pytest.raises(
+        ValueError, match=r"^ONNX conversion failed: no ONNX operator for TensorFlow operation BesselI1e"
+    ):
+        onnx_convert.convert_onnx(model)
+
+
+def test_bad_onnx_files_and_class_counts_are_refused_in_one_line(tmp_path):
+    (tmp_path / "broken.onnx").write_bytes(b"not a protobuf")
+    with pytest.raises(ValueError, match=r"broken.onnx: not a loadable ONNX model \("):
+        load_segmenter(tmp_path / "broken.onnx")
+    model = fcnseg.build_model("unet", 3, depth=2, base_filters=8)
+    runner = _session(tmp_path, onnx_convert.convert_onnx(model), "three.onnx")
+    with pytest.raises(ValueError, match="the model predicts 3 classes but --dataset=synthetic has 8"):
+        runner.check_classes(SPEC, "three.onnx", "--dataset=synthetic")
+
+
+def test_a_missing_onnxruntime_is_named(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    with pytest.raises(ValueError, match=r"^onnxruntime is not installed: pip install -e '\.\[onnx\]'"):
+        OnnxSegmenter(tmp_path / "any.onnx")
+    with pytest.raises(ValueError, match=r"^onnxruntime is not installed"):
+        export(_config(tmp_path, "unused.keras"))
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"onnx_opset": 11}, "--onnx_opset=11 is not supported: fcnseg writes operator sets 13 to 18"),
+        ({"onnx_opset": 19}, "--onnx_opset=19 is not supported"),
+        ({"quantize": ("float32", "float16")}, "--quantize=float32,float16 is not valid with --onnx"),
+        ({"input_size": None}, "--onnx needs --input_size=height,width"),
+    ],
+)
+def test_bad_onnx_requests_are_refused_before_any_work(tmp_path, changes, message):
+    with pytest.raises(ValueError, match=message):
+        _config(tmp_path, "missing.keras", **changes)
+
+
+def test_a_failed_int8_step_leaves_no_onnx_file(tmp_path, monkeypatch):
+    model_path = tmp_path / "best.keras"
+    fcnseg.build_model("unet", CLASSES, depth=2, base_filters=8).save(model_path)
+
+    def failing(content, calibration_images):
+        raise ValueError("ONNX int8 quantisation failed: out of memory")
+
+    monkeypatch.setattr(onnx_convert, "quantize_onnx", failing)
+    with pytest.raises(ValueError, match="^ONNX int8 quantisation failed: out of memory$"):
+        export(_config(tmp_path, model_path))
+    # The float32 file was written before int8 failed; it and the report go with it.
+    assert sorted(path.name for path in (tmp_path / "export").iterdir()) == []
+
+
+def _config(tmp_path, model, **changes):
+    fields = dict(
+        model=str(model),
+        export_dir=str(tmp_path / "export"),
+        dataset="synthetic",
+        dataset_options={"num_images": 4, "height": SIZE[0], "width": SIZE[1]},
+        saved_model=False,
+        onnx=True,
+        quantize=("float32", "int8"),
+        input_size=SIZE,
+        calibration_images=4,
+        parity_images=2,
+    )
+    return ExportConfig(**{**fields, **changes})
