@@ -1,4 +1,4 @@
-"""What the TFLite benchmarks share: CamVid frames, timing and conversion."""
+"""What the export benchmarks share: CamVid frames, timing and conversion to TFLite and ONNX."""
 
 import statistics
 import time
@@ -6,9 +6,10 @@ import time
 import numpy as np
 
 from fcnseg import data
+from fcnseg.deploy import onnx_convert
 from fcnseg.deploy.exporter import resized_images
 from fcnseg.deploy.tflite import convert
-from fcnseg.inference.segmenter import TFLiteSegmenter
+from fcnseg.inference.segmenter import OnnxSegmenter, TFLiteSegmenter
 
 
 def camvid_frames(data_dir, split, size, count):
@@ -38,3 +39,19 @@ def time_tflite(model, path, size, quantize, image, calibration, threads, runs, 
     runner = TFLiteSegmenter(path, threads=threads)
     image = np.asarray(image)
     return path.stat().st_size / 1e6, median_ms(lambda: runner.run(image), runs, warmup)
+
+
+def write_onnx(model, path, size, quantize, calibration):
+    """Converts `model` to the ONNX file `path` of fixed `size` in `quantize` (float32 or int8)."""
+    content = onnx_convert.convert_onnx(model, size)
+    if quantize == "int8":
+        content = onnx_convert.quantize_onnx(content, calibration)
+    path.write_bytes(content)
+
+
+def time_onnx(model, path, size, quantize, image, calibration, threads, runs, warmup):
+    """As `time_tflite`, for an ONNX file run by ONNX Runtime's CPU provider."""
+    write_onnx(model, path, size, quantize, calibration)
+    runner = OnnxSegmenter(path, threads=threads)
+    batch = np.asarray(image)[None]
+    return path.stat().st_size / 1e6, median_ms(lambda: runner.logits(batch), runs, warmup)

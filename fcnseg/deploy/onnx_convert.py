@@ -12,6 +12,8 @@ height and width divisible by 32) unless `input_size` fixes height and width.
   symmetric (zero point 0, as TensorRT requires), calibrated on real images by min-max.
 """
 
+import contextlib
+import logging
 import pathlib
 import tempfile
 
@@ -76,7 +78,8 @@ def convert_onnx(model, input_size=None, opset=DEFAULT_OPSET):
         return {OUTPUT_NAME: net(images, training=False)}
 
     try:
-        proto, _ = tf2onnx.convert.from_function(segment, input_signature=signature, opset=opset)
+        with _quiet("tf2onnx"):
+            proto, _ = tf2onnx.convert.from_function(segment, input_signature=signature, opset=opset)
     except Exception as error:  # tf2onnx raises many kinds for a graph it cannot convert
         raise ValueError(f"ONNX conversion failed: {error_line(error)}") from None
     # tf2onnx keeps an operation it has no conversion for as a node of the same name, which
@@ -87,6 +90,24 @@ def convert_onnx(model, input_size=None, opset=DEFAULT_OPSET):
         names = ", ".join(sorted({f"{node.op_type} ({node.name})" for node in unconverted})[:3])
         raise ValueError(f"ONNX conversion failed: no ONNX operator for TensorFlow operation {names}.")
     return proto.SerializeToString()
+
+
+@contextlib.contextmanager
+def _quiet(logger_name):
+    """Shows only errors of a logger while the block runs.
+
+    tf2onnx logs its progress, and a traceback when an optional graph optimisation fails:
+    its transpose optimiser fails on MobileNetV3's squeeze-and-excite (a scalar added to a
+    convolution's output) and leaves the layout transposes around each convolution in
+    place, which ONNX Runtime removes itself when it loads the file.
+    """
+    logger = logging.getLogger(logger_name)
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def quantize_onnx(content, calibration_images):

@@ -1,0 +1,135 @@
+"""ONNX Runtime against LiteRT: latency and file size of every model, float32 and int8, in one process.
+
+    python bench/onnx_runtime.py --data_dir=../shared/data/camvid
+    python bench/onnx_runtime.py --data_dir=../shared/data/camvid --models= \\
+        --camvid_model=runs/budget/lraspp_mobilenetv3_large/best.keras
+
+Latency: for every model of `fcnseg.list_models()` (11 classes, random weights; or those of
+--models, with options) at --height x --width, each precision of --quantize written as a
+TFLite file (`fcnseg.deploy.tflite`) and as an ONNX file of that fixed size
+(`fcnseg.deploy.onnx_convert`: int8 is the QDQ model of ONNX Runtime's static
+quantisation), both int8 files calibrated on the same --calibration_images CamVid train
+frames. Each file runs one CamVid val frame: LiteRT's interpreter (XNNPACK) and ONNX
+Runtime's CPU provider, each with --threads threads; the median wall time of --runs runs
+after --warmup, alternating the two runtimes model by model in the same process.
+
+Accuracy (--camvid_model): the trained model in each format and precision, every file
+scored on CamVid val by `fcnseg.inference.evaluate` as `python -m fcnseg.evaluate` scores it
+(the fixed-size files slide a window of their size over the 360x480 frames; the Keras
+model sees the frame padded to 384x480).
+"""
+
+import os
+import pathlib
+import shlex
+import sys
+import tempfile
+
+import keras
+import onnxruntime
+import tensorflow as tf
+from absl import app, flags, logging
+from machine import cpu_model
+from model_specs import exit_unless_valid, model_spec
+from tflite_timing import camvid_frames, time_onnx, time_tflite, write_onnx
+
+import fcnseg
+from fcnseg import data
+from fcnseg.deploy.onnx_convert import ONNX_QUANTIZATIONS
+from fcnseg.deploy.tflite import convert
+from fcnseg.inference.evaluation import EvalConfig, evaluate
+from fcnseg.inference.segmenter import load_keras_model
+
+NUM_CLASSES = 11  # CamVid's classes
+RUNTIMES = {"LiteRT": ("tflite", time_tflite), "ONNX Runtime": ("onnx", time_onnx)}
+
+flags.DEFINE_list("models", fcnseg.list_models(), "Models to time (random weights): name or name:option=value:...")
+flags.DEFINE_list("quantize", list(ONNX_QUANTIZATIONS), "Precisions, some of float32, int8.")
+flags.DEFINE_integer("height", 352, "Input height: CamVid's 360 rounded down to a multiple of 32.")
+flags.DEFINE_integer("width", 480, "Input width.")
+flags.DEFINE_integer("runs", 10, "Timed runs per file (the median is reported).")
+flags.DEFINE_integer("warmup", 2, "Untimed runs before the timed ones.")
+flags.DEFINE_integer("threads", 2, "Threads of each runtime.")
+flags.DEFINE_integer("calibration_images", 32, "CamVid train frames int8 calibration reads.")
+flags.DEFINE_string("data_dir", None, "CamVid (SegNet layout); synthetic scenes without it.")
+flags.DEFINE_string("camvid_model", None, "A .keras model trained on CamVid: mean IoU on val of every file.")
+FLAGS = flags.FLAGS
+
+
+def time_model(text, size, image, calibration, folder):
+    """{(runtime, precision): (megabytes, median ms)} of one --models entry."""
+    keras.utils.set_random_seed(0)
+    name, options = model_spec(text)
+    model = fcnseg.build_model(name, NUM_CLASSES, **options)
+    timing = dict(threads=FLAGS.threads, runs=FLAGS.runs, warmup=FLAGS.warmup)
+    rows = {}
+    for quantize in FLAGS.quantize:
+        for runtime, (suffix, time_file) in RUNTIMES.items():
+            logging.info("Timing %s %s under %s.", text, quantize, runtime)
+            path = folder / f"cost_{quantize}.{suffix}"
+            rows[runtime, quantize] = time_file(model, path, size, quantize, image, calibration, **timing)
+    keras.backend.clear_session()
+    return rows
+
+
+def camvid_scores(size, calibration, folder):
+    """Rows (format, mean IoU) of --camvid_model on CamVid val: Keras, then each file."""
+    model = load_keras_model(FLAGS.camvid_model, float32=True)
+    (folder / "classes.json").write_text(data.dataset_spec("camvid").to_json())
+    paths = [("Keras", FLAGS.camvid_model)]
+    for quantize in FLAGS.quantize:
+        tflite = folder / f"camvid_{quantize}.tflite"
+        tflite.write_bytes(convert(model, size, quantize, calibration_images=calibration))
+        onnx = folder / f"camvid_{quantize}.onnx"
+        write_onnx(model, onnx, size, quantize, calibration)
+        paths += [(f"LiteRT {quantize}", str(tflite)), (f"ONNX Runtime {quantize}", str(onnx))]
+    rows = []
+    for name, path in paths:
+        logging.info("Scoring %s on CamVid val.", name)
+        rows.append((name, evaluate(EvalConfig(path, "camvid", FLAGS.data_dir, "val"), verbose=0)["mean_iou"]))
+    return rows
+
+
+def main(argv):
+    del argv
+    exit_unless_valid(FLAGS.models)
+    if any(name not in ONNX_QUANTIZATIONS for name in FLAGS.quantize):
+        sys.exit(f"error: --quantize={','.join(FLAGS.quantize)} is not valid; expected some of float32, int8.")
+    if FLAGS.camvid_model and not FLAGS.data_dir:
+        sys.exit("error: --camvid_model needs --data_dir, the CamVid folder.")
+    size = (FLAGS.height, FLAGS.width)
+    calibration = camvid_frames(FLAGS.data_dir, "train", size, FLAGS.calibration_images)
+    image = camvid_frames(FLAGS.data_dir, "val", size, 1)[0]
+    with tempfile.TemporaryDirectory() as temporary:
+        folder = pathlib.Path(temporary)
+        timings = [(text, time_model(text, size, image, calibration, folder)) for text in FLAGS.models]
+        scores = camvid_scores(size, calibration, folder) if FLAGS.camvid_model else []
+
+    print(f"Command: python {shlex.join(sys.argv)}\n")
+    print(
+        f"Machine: {cpu_model()}, {os.cpu_count()} cores; TensorFlow {tf.__version__}, ONNX Runtime "
+        f"{onnxruntime.__version__} (CPU provider), LiteRT interpreter (XNNPACK); {FLAGS.threads} threads each; "
+        f"input {size[0]}x{size[1]}; median of {FLAGS.runs} runs after {FLAGS.warmup}.\n"
+    )
+    if timings:
+        print("| model | precision | LiteRT MB | LiteRT ms | ONNX MB | ONNX Runtime ms | ONNX Runtime / LiteRT |")
+        print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
+        for text, rows in timings:
+            for quantize in FLAGS.quantize:
+                (lite_mb, lite_ms), (onnx_mb, onnx_ms) = rows["LiteRT", quantize], rows["ONNX Runtime", quantize]
+                print(
+                    f"| {text} | {quantize} | {lite_mb:.1f} | {lite_ms:.1f} | {onnx_mb:.1f} | {onnx_ms:.1f} "
+                    f"| {onnx_ms / lite_ms:.2f}x |"
+                )
+        print()
+    if scores:
+        keras_iou = scores[0][1]
+        print(f"CamVid val (101 frames), {FLAGS.camvid_model}:\n")
+        print("| format | mean IoU | mean IoU - Keras |")
+        print("| --- | ---: | ---: |")
+        for name, iou in scores:
+            print(f"| {name} | {iou:.4f} | {iou - keras_iou:+.4f} |")
+
+
+if __name__ == "__main__":
+    app.run(main)
