@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from synthetic_models import CLASSES, CONVERTED, SIZE, SPEC, scenes, trained
+from synthetic_models import CLASSES, CONVERTED, SIZE, SPEC, build, scenes, trained
 
 import fcnseg
 from fcnseg.deploy import onnx_convert
@@ -23,8 +23,7 @@ def _session(tmp_path, content, name="model.onnx"):
 @pytest.mark.slow
 @pytest.mark.parametrize("name", CONVERTED)
 def test_float32_files_match_keras_at_any_size(tmp_path, name):
-    keras.utils.set_random_seed(0)
-    model = fcnseg.build_model(name, CLASSES)
+    model = build(name)
     content = onnx_convert.convert_onnx(model)
     runner = _session(tmp_path, content)
     assert runner.input_size is None and runner.num_classes == CLASSES

@@ -1,4 +1,4 @@
-"""The TF Serving SavedModel: parity with Keras for every model, signatures, versions, atomic writes."""
+"""The TF Serving SavedModel: parity with Keras for each model, signatures, versions, atomic writes."""
 
 import json
 import os
@@ -12,6 +12,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from synthetic_models import CONVERTED, build
 
 import fcnseg
 from fcnseg import data
@@ -43,14 +44,10 @@ def unet_export(tmp_path_factory):
     return model, write_saved_model(model, SPEC, tmp_path_factory.mktemp("serving") / "road")
 
 
-# fcn16s_vgg16 and fcn32s_vgg16 are made of a subset of fcn8s_vgg16's layers.
-SERVED = [name for name in fcnseg.list_models() if name not in ("fcn16s_vgg16", "fcn32s_vgg16")]
-
-
 @pytest.mark.slow
-@pytest.mark.parametrize("name", SERVED)
+@pytest.mark.parametrize("name", CONVERTED)
 def test_each_model_serves_what_keras_computes(tmp_path, name):
-    model = _model(name)
+    model = build(name)
     version = write_saved_model(model, SPEC, tmp_path / "road")
     signature = tf.saved_model.load(str(version)).signatures["serving_default"]
     images = _images(50, 70)  # not a multiple of 32: padded and cropped back in the graph

@@ -1,10 +1,9 @@
 """TFLite conversion: parity with Keras in each precision, built-in ops, the argmax and delegate options."""
 
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from synthetic_models import CLASSES, CONVERTED, SIZE, SPEC, TRAINED, scenes, trained
+from synthetic_models import CLASSES, CONVERTED, SIZE, SPEC, TRAINED, build, scenes, trained
 
 import fcnseg
 from fcnseg.deploy.exportable import exportable
@@ -22,8 +21,7 @@ def _run(tmp_path, content, images):
 @pytest.mark.slow
 @pytest.mark.parametrize("name", CONVERTED)
 def test_float_files_match_keras(tmp_path, name):
-    keras.utils.set_random_seed(0)
-    model = fcnseg.build_model(name, CLASSES)
+    model = build(name)
     images = scenes("val", 2)
     content = convert(model, SIZE)
     runner, logits = _run(tmp_path, content, images)
@@ -47,7 +45,7 @@ def test_int8_masks_agree_with_keras(tmp_path, name):
 
 
 def test_argmax_outputs_the_uint8_mask(tmp_path):
-    model = trained("deeplabv3plus_mobilenetv2", steps=5)
+    model = trained("deeplabv3plus_mobilenetv2")
     images = scenes("val", 2)
     content = convert(model, SIZE, argmax=True)
     runner, masks = _run(tmp_path, content, images)
@@ -69,7 +67,7 @@ def _resize_attributes(model, delegate_friendly):
 
 
 def test_delegate_friendly_resizes_drop_half_pixel_centres(tmp_path):
-    model = trained("deeplabv3plus_mobilenetv2", steps=5)
+    model = trained("deeplabv3plus_mobilenetv2")
     assert _resize_attributes(model, False) and all(_resize_attributes(model, False))
     assert _resize_attributes(model, True) and not any(_resize_attributes(model, True))
     images = scenes("val", 2)
