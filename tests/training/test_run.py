@@ -55,7 +55,9 @@ def test_the_encoder_stays_frozen_for_its_epochs_then_trains(tmp_path, monkeypat
     recorder = _EncoderRecorder()
     make_callbacks = run._callbacks
     monkeypatch.setattr(run, "_callbacks", lambda *args: [*make_callbacks(*args), recorder])
-    config = _config(tmp_path, model_options={"encoder": "mobilenetv2"}, epochs=2, freeze_encoder_epochs=1)
+    config = _config(
+        tmp_path, model_options={"encoder": "mobilenetv2", "base_filters": 8}, epochs=2, freeze_encoder_epochs=1
+    )
     run.train(config, verbose=0)
     start, after_frozen, after_thawed = recorder.snapshots
     assert all(np.array_equal(a, b) for a, b in zip(start, after_frozen))  # batch-norm statistics included
