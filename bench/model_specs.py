@@ -2,6 +2,8 @@
 
 import sys
 
+import keras
+
 import fcnseg
 from fcnseg.cli import key_value_options
 from fcnseg.deploy.tflite import QUANTIZATIONS
@@ -11,6 +13,13 @@ def model_spec(text):
     """The model name and options of a --models entry `name:option=value:...`."""
     name, *items = text.split(":")
     return name, key_value_options("models", items)
+
+
+def random_model(text, num_classes):
+    """The --models entry `text` built with random weights, seeded the same for every bench."""
+    keras.utils.set_random_seed(0)
+    name, options = model_spec(text)
+    return fcnseg.build_model(name, num_classes, **options)
 
 
 def exit_unless_valid(models, quantize=()):

@@ -33,8 +33,8 @@ import onnxruntime
 import tensorflow as tf
 from absl import app, flags, logging
 from machine import cpu_model
-from model_specs import exit_unless_valid, model_spec
-from tflite_timing import camvid_frames, time_onnx, time_tflite, write_onnx
+from model_specs import exit_unless_valid, random_model
+from tflite_timing import camvid_frames, define_runtime_flags, time_onnx, time_tflite, write_onnx
 
 import fcnseg
 from fcnseg import data
@@ -50,22 +50,14 @@ DEFAULT_MODELS = [name for name in fcnseg.list_models() if not name.endswith("_v
 
 flags.DEFINE_list("models", DEFAULT_MODELS, "Models to time (random weights): name or name:option=value:...")
 flags.DEFINE_list("quantize", list(ONNX_QUANTIZATIONS), "Precisions, some of float32, int8.")
-flags.DEFINE_integer("height", 352, "Input height: CamVid's 360 rounded down to a multiple of 32.")
-flags.DEFINE_integer("width", 480, "Input width.")
-flags.DEFINE_integer("runs", 10, "Timed runs per file (the median is reported).")
-flags.DEFINE_integer("warmup", 2, "Untimed runs before the timed ones.")
-flags.DEFINE_integer("threads", 2, "Threads of each runtime.")
-flags.DEFINE_integer("calibration_images", 32, "CamVid train frames int8 calibration reads.")
-flags.DEFINE_string("data_dir", None, "CamVid (SegNet layout); synthetic scenes without it.")
+define_runtime_flags("Threads of each runtime.")
 flags.DEFINE_string("camvid_model", None, "A .keras model trained on CamVid: mean IoU on val of every file.")
 FLAGS = flags.FLAGS
 
 
 def time_model(text, size, image, calibration, folder):
     """{(runtime, precision): (megabytes, median ms)} of one --models entry."""
-    keras.utils.set_random_seed(0)
-    name, options = model_spec(text)
-    model = fcnseg.build_model(name, NUM_CLASSES, **options)
+    model = random_model(text, NUM_CLASSES)
     timing = dict(threads=FLAGS.threads, runs=FLAGS.runs, warmup=FLAGS.warmup)
     rows = {}
     for quantize in FLAGS.quantize:

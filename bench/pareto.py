@@ -38,7 +38,7 @@ import tensorflow as tf
 from absl import app, flags, logging
 from flops import forward_flops
 from machine import cpu_model
-from model_specs import exit_unless_valid, model_spec
+from model_specs import exit_unless_valid, model_spec, random_model
 from tflite_timing import camvid_frames, time_tflite
 
 import fcnseg
@@ -75,8 +75,7 @@ def model_costs(size, image, calibration, folder):
         name, options = model_spec(text)
         logging.info("Costing %s.", text)
         gflops = forward_flops(name, *size, NUM_CLASSES, **options) / 1e9
-        keras.utils.set_random_seed(0)
-        model = fcnseg.build_model(name, NUM_CLASSES, **options)
+        model = random_model(text, NUM_CLASSES)
         timings = {
             quantize: time_tflite(
                 model, folder / f"cost_{quantize}.tflite", size, quantize, image, calibration, **_timing()

@@ -30,8 +30,8 @@ import numpy as np
 import tensorflow as tf
 from absl import app, flags, logging
 from machine import cpu_model
-from model_specs import exit_unless_valid, model_spec
-from tflite_timing import camvid_frames, median_ms, time_tflite
+from model_specs import exit_unless_valid, random_model
+from tflite_timing import camvid_frames, define_runtime_flags, median_ms, time_tflite
 
 import fcnseg
 from fcnseg import data
@@ -48,22 +48,14 @@ flags.DEFINE_list(
     "lraspp_mobilenetv3_small:minimalistic=True; empty for none.",
 )
 flags.DEFINE_list("quantize", list(QUANTIZATIONS), "TFLite precisions.")
-flags.DEFINE_integer("height", 352, "Input height: CamVid's 360 rounded down to a multiple of 32.")
-flags.DEFINE_integer("width", 480, "Input width.")
-flags.DEFINE_integer("runs", 10, "Timed runs per configuration (the median is reported).")
-flags.DEFINE_integer("warmup", 2, "Untimed runs before the timed ones.")
-flags.DEFINE_integer("threads", 2, "LiteRT interpreter threads.")
-flags.DEFINE_integer("calibration_images", 32, "Images int8 calibration reads.")
-flags.DEFINE_string("data_dir", None, "CamVid (SegNet layout); synthetic scenes without it.")
+define_runtime_flags("LiteRT interpreter threads.")
 flags.DEFINE_string("camvid_model", None, "A .keras model trained on CamVid: mean IoU on val in each precision.")
 FLAGS = flags.FLAGS
 
 
 def time_model(name, size, image, calibration, folder):
     """Rows (format, megabytes, median ms) for Keras and each TFLite precision."""
-    keras.utils.set_random_seed(0)
-    model_name, options = model_spec(name)
-    model = fcnseg.build_model(model_name, NUM_CLASSES, **options)
+    model = random_model(name, NUM_CLASSES)
     pixels = image[None].astype(np.float32)
     rows = [("keras", None, median_ms(lambda: model.predict_on_batch(pixels), FLAGS.runs, FLAGS.warmup))]
     for quantize in FLAGS.quantize:

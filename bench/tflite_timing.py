@@ -4,12 +4,24 @@ import statistics
 import time
 
 import numpy as np
+from absl import flags
 
 from fcnseg import data
 from fcnseg.deploy import onnx_convert
 from fcnseg.deploy.exporter import resized_images
 from fcnseg.deploy.tflite import convert
 from fcnseg.inference.segmenter import OnnxSegmenter, TFLiteSegmenter
+
+
+def define_runtime_flags(threads_help):
+    """The flags of the runtime benches: input size, timed runs, threads, calibration, CamVid."""
+    flags.DEFINE_integer("height", 352, "Input height: CamVid's 360 rounded down to a multiple of 32.")
+    flags.DEFINE_integer("width", 480, "Input width.")
+    flags.DEFINE_integer("runs", 10, "Timed runs per file (the median is reported).")
+    flags.DEFINE_integer("warmup", 2, "Untimed runs before the timed ones.")
+    flags.DEFINE_integer("threads", 2, threads_help)
+    flags.DEFINE_integer("calibration_images", 32, "Images int8 calibration reads (CamVid train frames).")
+    flags.DEFINE_string("data_dir", None, "CamVid (SegNet layout); synthetic scenes without it.")
 
 
 def camvid_frames(data_dir, split, size, count):
