@@ -1,18 +1,24 @@
-"""ONNX Runtime's int8 calibration methods compared on a CamVid-trained model.
+"""int8 ONNX calibration compared on a CamVid-trained model: fcnseg's percentile ranges
+against ONNX Runtime's own calibrators.
 
     python bench/onnx_calibration.py --data_dir=../shared/data/camvid \\
         --camvid_model=runs/budget/lraspp_mobilenetv3_large/best.keras
 
 The model is converted to float32 ONNX at --height x --width (`fcnseg.deploy.onnx_convert`)
-and quantised to QDQ int8 by `onnxruntime.quantization.quantize_static` with each
---methods entry `method:activations` (method minmax, percentile (99.99th) or entropy;
-activations sym or asym; weights always symmetric per channel), calibrated on
---calibration_images CamVid train frames in one range, and each file is scored on CamVid
-val by `fcnseg.inference.evaluate`. fcnseg's own export uses symmetric min-max computed one
-image at a time (the same ranges as minmax:sym here); this bench is what the choice of a
-better method rests on (BENCHMARKS.md, "ONNX").
+and quantised to QDQ int8 (weights symmetric per channel) once per --methods entry, each
+calibrated on the same --calibration_images CamVid train frames, and each file is scored on
+CamVid val by `fcnseg.inference.evaluate`:
+
+- `fcnseg:P`: `onnx_convert.quantize_onnx` with symmetric activation ranges at the Pth
+  percentile of each activation's magnitudes (100 is min-max; fcnseg's export uses
+  `ACTIVATION_PERCENTILE`).
+- `ort:METHOD:ACTIVATIONS`: `onnxruntime.quantization.quantize_static` with its calibrator
+  METHOD (minmax, percentile (99.99th) or entropy) and sym or asym activations, all images
+  in one range (ONNX Runtime keeps every activation of them in memory: fine for LR-ASPP at
+  32 frames, not for U-Net).
 """
 
+import functools
 import pathlib
 import shlex
 import sys
@@ -24,11 +30,11 @@ from onnxruntime import quantization
 from tflite_timing import camvid_frames
 
 from fcnseg import data
-from fcnseg.deploy.onnx_convert import INPUT_NAME, convert_onnx
+from fcnseg.deploy.onnx_convert import INPUT_NAME, convert_onnx, quantize_onnx
 from fcnseg.inference.evaluation import EvalConfig, evaluate
 from fcnseg.inference.segmenter import load_keras_model
 
-METHODS = {
+ORT_METHODS = {
     "minmax": quantization.CalibrationMethod.MinMax,
     "percentile": quantization.CalibrationMethod.Percentile,
     "entropy": quantization.CalibrationMethod.Entropy,
@@ -36,14 +42,25 @@ METHODS = {
 
 flags.DEFINE_string("camvid_model", None, "A .keras model trained on CamVid.", required=True)
 flags.DEFINE_string("data_dir", None, "CamVid (SegNet layout).", required=True)
-flags.DEFINE_list("methods", ["minmax:sym", "minmax:asym", "percentile:sym", "entropy:sym"], "method:activations.")
+flags.DEFINE_list(
+    "methods",
+    ["fcnseg:100", "fcnseg:99.999", "fcnseg:99.99", "fcnseg:99.9", "ort:minmax:asym", "ort:entropy:sym"],
+    "fcnseg:PERCENTILE or ort:METHOD:sym|asym.",
+)
 flags.DEFINE_integer("height", 352, "Input height.")
 flags.DEFINE_integer("width", 480, "Input width.")
 flags.DEFINE_integer("calibration_images", 32, "CamVid train frames calibration reads.")
 FLAGS = flags.FLAGS
 
 
-def quantized(source, target, images, method, activations):
+def fcnseg_quantized(source, target, images, percentile):
+    """fcnseg's own int8 file, activation ranges at `percentile`."""
+    target.write_bytes(quantize_onnx(source.read_bytes(), images, percentile))
+
+
+def ort_quantized(source, target, images, method, activations):
+    """ONNX Runtime's static quantisation with its own calibrator `method`."""
+
     class Images(quantization.CalibrationDataReader):
         def __init__(self):
             self.images = iter(images)
@@ -61,16 +78,33 @@ def quantized(source, target, images, method, activations):
         per_channel=True,
         activation_type=quantization.QuantType.QInt8,
         weight_type=quantization.QuantType.QInt8,
-        calibrate_method=METHODS[method],
+        calibrate_method=ORT_METHODS[method],
         extra_options=extra,
     )
 
 
+def parsed(entry):
+    """(label, writer) of a --methods entry, or None if it is not valid."""
+    parts = entry.split(":")
+    if parts[0] == "fcnseg" and len(parts) == 2:
+        try:
+            percentile = float(parts[1])
+        except ValueError:
+            return None
+        if not 0 < percentile <= 100:
+            return None
+        return f"int8 fcnseg, {parts[1]}th percentile", functools.partial(fcnseg_quantized, percentile=percentile)
+    if parts[0] == "ort" and len(parts) == 3 and parts[1] in ORT_METHODS and parts[2] in ("sym", "asym"):
+        label = f"int8 ONNX Runtime {parts[1]}, {parts[2]}metric"
+        return label, functools.partial(ort_quantized, method=parts[1], activations=parts[2])
+    return None
+
+
 def main(argv):
     del argv
-    entries = [entry.split(":") for entry in FLAGS.methods]
-    if any(len(entry) != 2 or entry[0] not in METHODS or entry[1] not in ("sym", "asym") for entry in entries):
-        sys.exit(f"error: --methods={','.join(FLAGS.methods)} is not valid; expected entries like percentile:sym.")
+    methods = [parsed(entry) for entry in FLAGS.methods]
+    if not methods or None in methods:
+        sys.exit(f"error: --methods={','.join(FLAGS.methods)} is not valid; expected fcnseg:99.99 or ort:entropy:sym.")
     size = (FLAGS.height, FLAGS.width)
     images = camvid_frames(FLAGS.data_dir, "train", size, FLAGS.calibration_images)
     rows = []
@@ -80,17 +114,19 @@ def main(argv):
         float32 = folder / "float32.onnx"
         float32.write_bytes(convert_onnx(load_keras_model(FLAGS.camvid_model, float32=True), size))
         files = [("float32", float32)]
-        for method, activations in entries:
-            path = folder / f"{method}_{activations}.onnx"
-            quantized(float32, path, images, method, activations)
-            files.append((f"int8 {method}, {activations}metric activations", path))
-        for name, path in files:
-            rows.append((name, evaluate(EvalConfig(str(path), "camvid", FLAGS.data_dir, "val"), verbose=0)["mean_iou"]))
+        for index, (label, write) in enumerate(methods):
+            path = folder / f"int8_{index}.onnx"
+            write(float32, path, images)
+            files.append((label, path))
+        for label, path in files:
+            rows.append(
+                (label, evaluate(EvalConfig(str(path), "camvid", FLAGS.data_dir, "val"), verbose=0)["mean_iou"])
+            )
     print(f"Command: python {shlex.join(sys.argv)}\n")
     print("| file | mean IoU | - float32 |")
     print("| --- | ---: | ---: |")
-    for name, iou in rows:
-        print(f"| {name} | {iou:.4f} | {iou - rows[0][1]:+.4f} |")
+    for label, iou in rows:
+        print(f"| {label} | {iou:.4f} | {iou - rows[0][1]:+.4f} |")
 
 
 if __name__ == "__main__":

@@ -52,6 +52,25 @@ def test_int8_files_are_qdq_and_agree_with_keras(tmp_path, name):
     assert np.mean(_session(tmp_path, content).logits(images).argmax(-1) == expected) >= 0.95
 
 
+def test_activation_ranges_are_percentiles_of_the_magnitudes(tmp_path):
+    path = tmp_path / "model.onnx"
+    path.write_bytes(onnx_convert.convert_onnx(fcnseg.build_model("unet", CLASSES, depth=2, base_filters=8), SIZE))
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 21, (4, *SIZE, 3), dtype=np.uint8)
+    images.reshape(-1)[rng.choice(images.size, 5, replace=False)] = 255  # fewer than 0.01% of the values
+    bin_width = 255 / onnx_convert.HISTOGRAM_BINS
+    ranges = onnx_convert.activation_ranges(path, images, 99.99)
+    assert abs(ranges["images"] - np.percentile(images, 99.99)) <= bin_width
+    top = onnx_convert.activation_ranges(path, images, 100)
+    assert top["images"] == pytest.approx(255) and top.keys() == ranges.keys() and len(top) > 10
+    assert all(0 <= ranges[name] <= top[name] * (1 + 1e-6) for name in top)
+    # A constant input makes every activation near-constant, the case ONNX Runtime's histograms fail on.
+    flat = onnx_convert.activation_ranges(path, np.full((2, *SIZE, 3), 7, np.uint8))
+    assert flat["images"] == pytest.approx(7, abs=bin_width) and all(np.isfinite(list(flat.values())))
+    with pytest.raises(ValueError, match=r"percentile must be in \(0, 100\], not 0"):
+        onnx_convert.activation_ranges(path, images, 0)
+
+
 def test_a_fixed_size_file_takes_that_size_only(tmp_path):
     model = fcnseg.build_model("unet", CLASSES, depth=2, base_filters=8)
     runner = _session(tmp_path, onnx_convert.convert_onnx(model, SIZE))
