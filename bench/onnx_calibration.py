@@ -7,7 +7,8 @@ against ONNX Runtime's own calibrators.
 The model is converted to float32 ONNX at --height x --width (`fcnseg.deploy.onnx_convert`)
 and quantised to QDQ int8 (weights symmetric per channel) once per --methods entry, each
 calibrated on the same --calibration_images CamVid train frames, and each file is scored on
-CamVid val by `fcnseg.inference.evaluate`:
+CamVid val by `fcnseg.inference.evaluate`; the table also gives by how much the process's
+resident memory peaked while each file was quantised:
 
 - `fcnseg:P`: `onnx_convert.quantize_onnx` with symmetric activation ranges at the Pth
   percentile of each activation's magnitudes (100 is min-max; fcnseg's export uses
@@ -26,6 +27,7 @@ import tempfile
 
 import numpy as np
 from absl import app, flags
+from machine import peak_memory_added
 from onnxruntime import quantization
 from tflite_timing import camvid_frames
 
@@ -113,20 +115,19 @@ def main(argv):
         (folder / "classes.json").write_text(data.dataset_spec("camvid").to_json())
         float32 = folder / "float32.onnx"
         float32.write_bytes(convert_onnx(load_keras_model(FLAGS.camvid_model, float32=True), size))
-        files = [("float32", float32)]
+        files = [("float32", float32, "-")]
         for index, (label, write) in enumerate(methods):
             path = folder / f"int8_{index}.onnx"
-            write(float32, path, images)
-            files.append((label, path))
-        for label, path in files:
-            rows.append(
-                (label, evaluate(EvalConfig(str(path), "camvid", FLAGS.data_dir, "val"), verbose=0)["mean_iou"])
-            )
+            _, memory = peak_memory_added(functools.partial(write, float32, path, images))
+            files.append((label, path, f"{memory:.2f}"))
+        for label, path, memory in files:
+            iou = evaluate(EvalConfig(str(path), "camvid", FLAGS.data_dir, "val"), verbose=0)["mean_iou"]
+            rows.append((label, iou, memory))
     print(f"Command: python {shlex.join(sys.argv)}\n")
-    print("| file | mean IoU | - float32 |")
-    print("| --- | ---: | ---: |")
-    for label, iou in rows:
-        print(f"| {label} | {iou:.4f} | {iou - rows[0][1]:+.4f} |")
+    print("| file | mean IoU | - float32 | memory added while quantising (GB) |")
+    print("| --- | ---: | ---: | ---: |")
+    for label, iou, memory in rows:
+        print(f"| {label} | {iou:.4f} | {iou - rows[0][1]:+.4f} | {memory} |")
 
 
 if __name__ == "__main__":
