@@ -4,14 +4,17 @@
     python bench/onnx_runtime.py --data_dir=../shared/data/camvid --models= \\
         --camvid_model=runs/budget/lraspp_mobilenetv3_large/best.keras
 
-Latency: for every model of `fcnseg.list_models()` but the FCN-VGG16s (11 classes, random
-weights; or those of --models, with options) at --height x --width, each precision of --quantize written as a
+Latency: for every model of `fcnseg.list_models()` but the FCN-VGG16s, and the minimalistic
+LR-ASPPs (11 classes, random weights; or those of --models, with options) at --height x --width, each precision of --quantize written as a
 TFLite file (`fcnseg.deploy.tflite`) and as an ONNX file of that fixed size
 (`fcnseg.deploy.onnx_convert`: int8 is the QDQ model of ONNX Runtime's static
 quantisation), both int8 files calibrated on the same --calibration_images CamVid train
-frames. Each file runs one CamVid val frame: LiteRT's interpreter (XNNPACK) and ONNX
-Runtime's CPU provider, each with --threads threads; the median wall time of --runs runs
-after --warmup, alternating the two runtimes model by model in the same process.
+frames. Every file is written first; then each runs one CamVid val frame, LiteRT's
+interpreter (XNNPACK) or ONNX Runtime's CPU provider with --threads threads: the median
+wall time of --runs runs after --warmup, file after file in the same process, in --rounds
+rounds over all files (the table gives the median of the rounds and their range). The log
+says "Timing" when the writing is done: a training sharing the machine can be paused
+(SIGSTOP) for the timing alone.
 
 The FCN-VGG16s are left out by default: tf2onnx needs 60-80 times a model's weights in
 memory, over 22 GB for their 537 MB, more than the 2-core machine's 24 GB.
@@ -25,6 +28,7 @@ model sees the frame padded to 384x480).
 import os
 import pathlib
 import shlex
+import statistics
 import sys
 import tempfile
 
@@ -34,7 +38,7 @@ import tensorflow as tf
 from absl import app, flags, logging
 from machine import cpu_model
 from model_specs import exit_unless_valid, random_model
-from tflite_timing import camvid_frames, define_runtime_flags, time_onnx, time_tflite, write_onnx
+from tflite_timing import camvid_frames, define_runtime_flags, file_ms, write_onnx, write_tflite
 
 import fcnseg
 from fcnseg import data
@@ -44,29 +48,44 @@ from fcnseg.inference.evaluation import EvalConfig, evaluate
 from fcnseg.inference.segmenter import load_keras_model
 
 NUM_CLASSES = 11  # CamVid's classes
-RUNTIMES = {"LiteRT": ("tflite", time_tflite), "ONNX Runtime": ("onnx", time_onnx)}
+RUNTIMES = {"LiteRT": (".tflite", write_tflite), "ONNX Runtime": (".onnx", write_onnx)}
 
-DEFAULT_MODELS = [name for name in fcnseg.list_models() if not name.endswith("_vgg16")]
+DEFAULT_MODELS = [name for name in fcnseg.list_models() if not name.endswith("_vgg16")] + [
+    "lraspp_mobilenetv3_large:minimalistic=True",
+    "lraspp_mobilenetv3_small:minimalistic=True",
+]
 
 flags.DEFINE_list("models", DEFAULT_MODELS, "Models to time (random weights): name or name:option=value:...")
 flags.DEFINE_list("quantize", list(ONNX_QUANTIZATIONS), "Precisions, some of float32, int8.")
 define_runtime_flags("Threads of each runtime.")
+flags.DEFINE_integer("rounds", 3, "Timing rounds over all files.")
 flags.DEFINE_string("camvid_model", None, "A .keras model trained on CamVid: mean IoU on val of every file.")
 FLAGS = flags.FLAGS
 
 
-def time_model(text, size, image, calibration, folder):
-    """{(runtime, precision): (megabytes, median ms)} of one --models entry."""
-    model = random_model(text, NUM_CLASSES)
-    timing = dict(threads=FLAGS.threads, runs=FLAGS.runs, warmup=FLAGS.warmup)
-    rows = {}
-    for quantize in FLAGS.quantize:
-        for runtime, (suffix, time_file) in RUNTIMES.items():
-            logging.info("Timing %s %s under %s.", text, quantize, runtime)
-            path = folder / f"cost_{quantize}.{suffix}"
-            rows[runtime, quantize] = time_file(model, path, size, quantize, image, calibration, **timing)
-    keras.backend.clear_session()
-    return rows
+def write_files(size, calibration, folder):
+    """{(--models entry, runtime, precision): path} of every file, written."""
+    files = {}
+    for index, text in enumerate(FLAGS.models):
+        model = random_model(text, NUM_CLASSES)
+        for quantize in FLAGS.quantize:
+            for runtime, (suffix, write) in RUNTIMES.items():
+                logging.info("Writing %s %s for %s.", text, quantize, runtime)
+                path = folder / f"cost_{index}_{quantize}{suffix}"
+                write(model, path, size, quantize, calibration)
+                files[text, runtime, quantize] = path
+        keras.backend.clear_session()
+    return files
+
+
+def timed(files, image):
+    """{key: [median ms of each round]} of `write_files`' files."""
+    logging.info("Timing %d files in %d rounds.", len(files), FLAGS.rounds)
+    times = {key: [] for key in files}
+    for _ in range(FLAGS.rounds):
+        for key, path in files.items():
+            times[key].append(file_ms(path, image, FLAGS.threads, FLAGS.runs, FLAGS.warmup))
+    return times
 
 
 def camvid_scores(size, calibration, folder):
@@ -99,24 +118,28 @@ def main(argv):
     image = camvid_frames(FLAGS.data_dir, "val", size, 1)[0]
     with tempfile.TemporaryDirectory() as temporary:
         folder = pathlib.Path(temporary)
-        timings = [(text, time_model(text, size, image, calibration, folder)) for text in FLAGS.models]
+        files = write_files(size, calibration, folder)
+        megabytes = {key: path.stat().st_size / 1e6 for key, path in files.items()}
+        times = timed(files, image)
         scores = camvid_scores(size, calibration, folder) if FLAGS.camvid_model else []
 
     print(f"Command: python {shlex.join(sys.argv)}\n")
     print(
         f"Machine: {cpu_model()}, {os.cpu_count()} cores; TensorFlow {tf.__version__}, ONNX Runtime "
         f"{onnxruntime.__version__} (CPU provider), LiteRT interpreter (XNNPACK); {FLAGS.threads} threads each; "
-        f"input {size[0]}x{size[1]}; median of {FLAGS.runs} runs after {FLAGS.warmup}.\n"
+        f"input {size[0]}x{size[1]}; median of {FLAGS.runs} runs after {FLAGS.warmup} in each of {FLAGS.rounds} "
+        "rounds: the median round (the range of rounds).\n"
     )
-    if timings:
+    if files:
         print("| model | precision | LiteRT MB | LiteRT ms | ONNX MB | ONNX Runtime ms | ONNX Runtime / LiteRT |")
         print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
-        for text, rows in timings:
+        for text in FLAGS.models:
             for quantize in FLAGS.quantize:
-                (lite_mb, lite_ms), (onnx_mb, onnx_ms) = rows["LiteRT", quantize], rows["ONNX Runtime", quantize]
+                lite, onnx = (text, "LiteRT", quantize), (text, "ONNX Runtime", quantize)
+                ratio = statistics.median(times[onnx]) / statistics.median(times[lite])
                 print(
-                    f"| {text} | {quantize} | {lite_mb:.1f} | {lite_ms:.1f} | {onnx_mb:.1f} | {onnx_ms:.1f} "
-                    f"| {onnx_ms / lite_ms:.2f}x |"
+                    f"| {text} | {quantize} | {megabytes[lite]:.1f} | {_ms(times[lite])} | {megabytes[onnx]:.1f} "
+                    f"| {_ms(times[onnx])} | {ratio:.2f}x |"
                 )
         print()
     if scores:
@@ -126,6 +149,10 @@ def main(argv):
         print("| --- | ---: | ---: |")
         for name, iou in scores:
             print(f"| {name} | {iou:.4f} | {iou - keras_iou:+.4f} |")
+
+
+def _ms(rounds):
+    return f"{statistics.median(rounds):.1f} ({min(rounds):.1f}-{max(rounds):.1f})"
 
 
 if __name__ == "__main__":

@@ -45,12 +45,9 @@ def median_ms(function, runs, warmup):
     return 1000 * statistics.median(times)
 
 
-def time_tflite(model, path, size, quantize, image, calibration, threads, runs, warmup):
-    """Converts `model` to `path` in `quantize`; returns (megabytes, median ms of one `image`)."""
+def write_tflite(model, path, size, quantize, calibration):
+    """Converts `model` to the TFLite file `path` of fixed `size` in `quantize`."""
     path.write_bytes(convert(model, size, quantize, calibration_images=calibration))
-    runner = TFLiteSegmenter(path, threads=threads)
-    image = np.asarray(image)
-    return path.stat().st_size / 1e6, median_ms(lambda: runner.run(image), runs, warmup)
 
 
 def write_onnx(model, path, size, quantize, calibration):
@@ -61,9 +58,16 @@ def write_onnx(model, path, size, quantize, calibration):
     path.write_bytes(content)
 
 
-def time_onnx(model, path, size, quantize, image, calibration, threads, runs, warmup):
-    """As `time_tflite`, for an ONNX file run by ONNX Runtime's CPU provider."""
-    write_onnx(model, path, size, quantize, calibration)
-    runner = OnnxSegmenter(path, threads=threads)
-    batch = np.asarray(image)[None]
-    return path.stat().st_size / 1e6, median_ms(lambda: runner.logits(batch), runs, warmup)
+def file_ms(path, image, threads, runs, warmup):
+    """The median ms of one `image` through the `.tflite` (LiteRT) or `.onnx` (ONNX Runtime, CPU) file."""
+    if path.suffix == ".onnx":
+        runner, batch = OnnxSegmenter(path, threads=threads), np.asarray(image)[None]
+        return median_ms(lambda: runner.logits(batch), runs, warmup)
+    runner, image = TFLiteSegmenter(path, threads=threads), np.asarray(image)
+    return median_ms(lambda: runner.run(image), runs, warmup)
+
+
+def time_tflite(model, path, size, quantize, image, calibration, threads, runs, warmup):
+    """Converts `model` to `path` in `quantize`; returns (megabytes, median ms of one `image`)."""
+    write_tflite(model, path, size, quantize, calibration)
+    return path.stat().st_size / 1e6, file_ms(path, image, threads, runs, warmup)
