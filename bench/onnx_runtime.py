@@ -5,8 +5,9 @@
         --camvid_model=runs/budget/lraspp_mobilenetv3_large/best.keras
 
 Latency: for every model of `fcnseg.list_models()` but the FCN-VGG16s, and the minimalistic
-LR-ASPPs (11 classes, random weights; or those of --models, with options) at --height x --width, each precision of --quantize written as a
-TFLite file (`fcnseg.deploy.tflite`) and as an ONNX file of that fixed size
+LR-ASPPs (11 classes, random weights; or those of --models, with options) at --height x
+--width, each precision of --quantize written as a TFLite file (`fcnseg.deploy.tflite`)
+and as an ONNX file of that fixed size
 (`fcnseg.deploy.onnx_convert`: int8 is the QDQ model of ONNX Runtime's static
 quantisation), both int8 files calibrated on the same --calibration_images CamVid train
 frames. Every file is written first; then each runs one CamVid val frame, LiteRT's
