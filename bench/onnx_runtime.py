@@ -17,8 +17,9 @@ rounds over all files (the table gives the median of the rounds and their range)
 says "Timing" when the writing is done: a training sharing the machine can be paused
 (SIGSTOP) for the timing alone.
 
-The FCN-VGG16s are left out by default: tf2onnx needs 60-80 times a model's weights in
-memory, over 22 GB for their 537 MB, more than the 2-core machine's 24 GB.
+The FCN-VGG16s are left out by default: tf2onnx needs about 40 times a model's weights in
+memory (3.7 GB for FCN-8s ResNet50's 95 MB), some 20 GB for their 537 MB, more than the
+2-core machine's 24 GB can spare.
 
 Accuracy (--camvid_model): the trained model in each format and precision, every file
 scored on CamVid val by `fcnseg.inference.evaluate` as `python -m fcnseg.evaluate` scores it

@@ -16,7 +16,7 @@ CLASSES = SPEC.num_classes
 # The models each file format is checked on: all but the FCN-VGG16s, whose layers and operators
 # are those of fcn8s_resnet50 (the FCN-8s head) and the U-Net (VGG16's convolutions and pools).
 # Their 537 MB of weights take minutes to convert to TFLite, and more memory than the test
-# machine has for ONNX (tf2onnx needs 60-80 times a model's weights: 10 GB for the U-Net's 124 MB).
+# machine has for ONNX (tf2onnx needs about 40 times a model's weights: 3.7 GB for FCN-8s ResNet50's 95 MB).
 CONVERTED = [name for name in fcnseg.list_models() if not name.endswith("_vgg16")]
 # The models whose int8 masks are checked. The ResNet-50 models are left out: after a few
 # steps their int8 agreement swings with the training state (DeepLabV3+ ResNet-50: 0.997
