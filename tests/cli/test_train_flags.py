@@ -1,10 +1,11 @@
 """Flags of `python -m fcnseg.train`: recipes parse, bad values fail before any work with one line."""
 
 import pathlib
+import subprocess
 
 import pytest
 from absl.testing import flagsaver
-from training.runs import run_train
+from training.runs import environment, train_command
 
 from fcnseg import train
 
@@ -68,28 +69,51 @@ def test_bad_flags_name_the_flag(argv, message):
         _config(*argv)
 
 
-@pytest.mark.parametrize(
-    "flags, message",
-    [
-        (["--model=segformer"], "flag --model=segformer: value should be one of"),
-        (["--dataset=camvid", "--crop_size=64,64"], "No data_dir given: pass the CamVid folder"),
-        (["--dataset=camvid", "--crop_size=64,64", "--data_dir=/no/such/folder"], "/no/such/folder"),
-        (["--crop_size=96,90"], "--model=unet at --crop_size=96,90: Input width 90"),
-        (["--freeze_encoder_epochs=1", "--epochs=2"], "--freeze_encoder_epochs needs a model with an encoder"),
-        (["--strategy=multi_worker"], "needs the TF_CONFIG environment variable"),
-        (["--class_weights=missing.json"], "--class_weights=missing.json is not valid"),
-        (
-            ["--strategy=mirrored", "--cpu_devices=2", "--batch_size=3"],
-            "--batch_size=3 does not split evenly across 2 replicas",
-        ),
-        (["--split=training"], "Dataset 'synthetic' has no split 'training'; valid splits: train, val, test."),
-    ],
-)
-def test_bad_runs_end_with_one_line_before_training(tmp_path, flags, message):
-    result = run_train(tmp_path / "run", *flags, tiny="--dataset=camvid" not in flags, timeout=300)
-    assert result.returncode != 0
-    last_line = result.stderr.strip().splitlines()[-1]
-    assert "Traceback" not in result.stderr, result.stderr[-2000:]
-    assert message in result.stderr, result.stderr[-2000:]
-    assert "Epoch 1/" not in result.stdout
+BAD_RUNS = [
+    (["--model=segformer"], "flag --model=segformer: value should be one of"),
+    (["--dataset=camvid", "--crop_size=64,64"], "No data_dir given: pass the CamVid folder"),
+    (["--dataset=camvid", "--crop_size=64,64", "--data_dir=/no/such/folder"], "/no/such/folder"),
+    (["--crop_size=96,90"], "--model=unet at --crop_size=96,90: Input width 90"),
+    (["--freeze_encoder_epochs=1", "--epochs=2"], "--freeze_encoder_epochs needs a model with an encoder"),
+    (["--strategy=multi_worker"], "needs the TF_CONFIG environment variable"),
+    (["--class_weights=missing.json"], "--class_weights=missing.json is not valid"),
+    (
+        ["--strategy=mirrored", "--cpu_devices=2", "--batch_size=3"],
+        "--batch_size=3 does not split evenly across 2 replicas",
+    ),
+    (["--split=training"], "Dataset 'synthetic' has no split 'training'; valid splits: train, val, test."),
+]
+
+
+@pytest.fixture(scope="module")
+def bad_runs(tmp_path_factory):
+    """Every `BAD_RUNS` command, started at once: each spends its seconds importing
+    TensorFlow on one core, so two cores run them in half the time of one after another."""
+    folder = tmp_path_factory.mktemp("bad_runs")
+    processes = [
+        subprocess.Popen(
+            train_command(folder / str(index), *flags, tiny="--dataset=camvid" not in flags),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=environment(),
+        )
+        for index, (flags, _) in enumerate(BAD_RUNS)
+    ]
+    yield processes
+    for process in processes:
+        if process.poll() is None:  # its test did not run
+            process.kill()
+            process.communicate()
+
+
+@pytest.mark.parametrize("index", range(len(BAD_RUNS)), ids=[" ".join(flags) for flags, _ in BAD_RUNS])
+def test_bad_runs_end_with_one_line_before_training(bad_runs, index):
+    message = BAD_RUNS[index][1]
+    stdout, stderr = bad_runs[index].communicate(timeout=600)
+    assert bad_runs[index].returncode != 0
+    last_line = stderr.strip().splitlines()[-1]
+    assert "Traceback" not in stderr, stderr[-2000:]
+    assert message in stderr, stderr[-2000:]
+    assert "Epoch 1/" not in stdout
     assert last_line.startswith(("error:", "FATAL Flags parsing error", "Pass --helpshort")), last_line
