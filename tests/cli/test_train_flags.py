@@ -1,10 +1,10 @@
 """Flags of `python -m fcnseg.train`: recipes parse, bad values fail before any work with one line."""
 
 import pathlib
-import subprocess
 
 import pytest
 from absl.testing import flagsaver
+from commands import run_together
 from training.runs import environment, train_command
 
 from fcnseg import train
@@ -87,31 +87,21 @@ BAD_RUNS = [
 
 @pytest.fixture(scope="module")
 def bad_runs(tmp_path_factory):
-    """Every `BAD_RUNS` command, started at once: each spends its seconds importing
-    TensorFlow on one core, so two cores run them in half the time of one after another."""
+    """The results of every `BAD_RUNS` command, run at once."""
     folder = tmp_path_factory.mktemp("bad_runs")
-    processes = [
-        subprocess.Popen(
-            train_command(folder / str(index), *flags, tiny="--dataset=camvid" not in flags),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=environment(),
-        )
+    commands = [
+        train_command(folder / str(index), *flags, tiny="--dataset=camvid" not in flags)
         for index, (flags, _) in enumerate(BAD_RUNS)
     ]
-    yield processes
-    for process in processes:
-        if process.poll() is None:  # its test did not run
-            process.kill()
-            process.communicate()
+    return run_together(commands, env=environment())
 
 
 @pytest.mark.parametrize("index", range(len(BAD_RUNS)), ids=[" ".join(flags) for flags, _ in BAD_RUNS])
 def test_bad_runs_end_with_one_line_before_training(bad_runs, index):
     message = BAD_RUNS[index][1]
-    stdout, stderr = bad_runs[index].communicate(timeout=600)
-    assert bad_runs[index].returncode != 0
+    result = bad_runs[index]
+    stdout, stderr = result.stdout, result.stderr
+    assert result.returncode != 0
     last_line = stderr.strip().splitlines()[-1]
     assert "Traceback" not in stderr, stderr[-2000:]
     assert message in stderr, stderr[-2000:]

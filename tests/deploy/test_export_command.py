@@ -8,6 +8,7 @@ import sys
 import cv2
 import numpy as np
 import pytest
+from commands import run_together
 from fake_layouts import write_png
 from training.runs import environment, run_train
 
@@ -139,8 +140,8 @@ def test_bad_export_flags_end_in_one_line(run, tmp_path):
         ([model, f"--export_dir={tmp_path}", "--onnx", "--onnx_opset=9"], "--onnx_opset=9 is not supported"),
         ([f"--model={tmp_path / 'x.keras'}", f"--export_dir={tmp_path}", "--saved_model"], "No --dataset given"),
     ]
-    for flags, message in cases:
-        result = _export(*flags)
+    commands = [[sys.executable, "-m", "fcnseg.export", *flags] for flags, _ in cases]
+    for (_, message), result in zip(cases, run_together(commands, env=environment())):
         assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr[-2000:]
         last = result.stderr.strip().splitlines()[-1]
         assert last.startswith("error: ") and message in last

@@ -3,7 +3,6 @@
 import copy
 import json
 import math
-import subprocess
 import sys
 import types
 
@@ -12,6 +11,7 @@ import numpy as np
 import pytest
 from absl import flags
 from cityscapesscripts.evaluation import evalPixelLevelSemanticLabeling as cityscapes_evaluation
+from commands import run_together
 from fake_layouts import make_camvid, make_cityscapes
 from known_models import nearest_color, nearest_color_model, save
 
@@ -142,11 +142,12 @@ def test_bad_input_ends_with_one_line(tmp_path):
         (eight_classes, "the model predicts 8 classes but --dataset=camvid has 11"),
         (f"{eight_classes} --window=tall,wide", "--window=tall,wide is not valid"),
     ]
-    for model, message in cases:
-        command = [sys.executable, "-m", "fcnseg.evaluate", *f"--model={model}".split(), "--dataset=camvid"]
-        result = subprocess.run(
-            [*command, f"--data_dir={tmp_path / 'camvid'}"], capture_output=True, text=True, timeout=300
-        )
+    commands = [
+        [sys.executable, "-m", "fcnseg.evaluate", *f"--model={model}".split(), "--dataset=camvid"]
+        + [f"--data_dir={tmp_path / 'camvid'}"]
+        for model, _ in cases
+    ]
+    for (_, message), result in zip(cases, run_together(commands, timeout=300)):
         assert result.returncode == 1
         last_line = result.stderr.strip().splitlines()[-1]
         assert last_line.startswith("error: ") and message in last_line
