@@ -25,22 +25,16 @@ import shlex
 import sys
 import tempfile
 
-import numpy as np
 from absl import app, flags
 from machine import peak_memory_added
-from onnxruntime import quantization
-from tflite_timing import camvid_frames
+from tflite_timing import camvid_frames, ort_quantize
 
 from fcnseg import data
-from fcnseg.deploy.onnx_convert import INPUT_NAME, convert_onnx, quantize_onnx
+from fcnseg.deploy.onnx_convert import convert_onnx, quantize_onnx
 from fcnseg.inference.evaluation import EvalConfig, evaluate
 from fcnseg.inference.segmenter import load_keras_model
 
-ORT_METHODS = {
-    "minmax": quantization.CalibrationMethod.MinMax,
-    "percentile": quantization.CalibrationMethod.Percentile,
-    "entropy": quantization.CalibrationMethod.Entropy,
-}
+ORT_METHODS = ("minmax", "percentile", "entropy")
 
 flags.DEFINE_string("camvid_model", None, "A .keras model trained on CamVid.", required=True)
 flags.DEFINE_string("data_dir", None, "CamVid (SegNet layout).", required=True)
@@ -60,31 +54,6 @@ def fcnseg_quantized(source, target, images, percentile):
     target.write_bytes(quantize_onnx(source.read_bytes(), images, percentile))
 
 
-def ort_quantized(source, target, images, method, activations):
-    """ONNX Runtime's static quantisation with its own calibrator `method`."""
-
-    class Images(quantization.CalibrationDataReader):
-        def __init__(self):
-            self.images = iter(images)
-
-        def get_next(self):
-            image = next(self.images, None)
-            return None if image is None else {INPUT_NAME: image[None].astype(np.float32)}
-
-    extra = {"ActivationSymmetric": activations == "sym", "WeightSymmetric": True, "CalibPercentile": 99.99}
-    quantization.quantize_static(
-        source,
-        target,
-        Images(),
-        quant_format=quantization.QuantFormat.QDQ,
-        per_channel=True,
-        activation_type=quantization.QuantType.QInt8,
-        weight_type=quantization.QuantType.QInt8,
-        calibrate_method=ORT_METHODS[method],
-        extra_options=extra,
-    )
-
-
 def parsed(entry):
     """(label, writer) of a --methods entry, or None if it is not valid."""
     parts = entry.split(":")
@@ -98,7 +67,9 @@ def parsed(entry):
         return f"int8 fcnseg, {parts[1]}th percentile", functools.partial(fcnseg_quantized, percentile=percentile)
     if parts[0] == "ort" and len(parts) == 3 and parts[1] in ORT_METHODS and parts[2] in ("sym", "asym"):
         label = f"int8 ONNX Runtime {parts[1]}, {parts[2]}metric"
-        return label, functools.partial(ort_quantized, method=parts[1], activations=parts[2])
+        return label, functools.partial(
+            ort_quantize, activation_type="int8", method=parts[1], symmetric=parts[2] == "sym"
+        )
     return None
 
 

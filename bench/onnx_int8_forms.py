@@ -19,21 +19,15 @@ import statistics
 import sys
 import tempfile
 
-import numpy as np
 import onnxruntime
 from absl import app, flags
 from machine import cpu_model
 from model_specs import exit_unless_valid, random_model
-from onnxruntime import quantization
-from tflite_timing import camvid_frames, define_runtime_flags, file_ms
+from tflite_timing import camvid_frames, define_runtime_flags, file_ms, ort_quantize
 
-from fcnseg.deploy.onnx_convert import INPUT_NAME, convert_onnx, quantize_onnx
+from fcnseg.deploy.onnx_convert import convert_onnx, quantize_onnx
 
-FORMS = {
-    "s8s8 QDQ": None,
-    "u8s8 QDQ": quantization.QuantFormat.QDQ,
-    "u8s8 QOperator": quantization.QuantFormat.QOperator,
-}
+FORMS = {"s8s8 QDQ": None, "u8s8 QDQ": "qdq", "u8s8 QOperator": "qoperator"}
 
 flags.DEFINE_list(
     "models", ["ddrnet23_slim", "lraspp_mobilenetv3_small:minimalistic=True"], "Models: name or name:option=value."
@@ -41,28 +35,6 @@ flags.DEFINE_list(
 flags.DEFINE_integer("rounds", 3, "Timing rounds over all files.")
 define_runtime_flags("ONNX Runtime threads.")
 FLAGS = flags.FLAGS
-
-
-def write_u8s8(source, target, images, form):
-    """ONNX Runtime's own static quantisation with uint8 asymmetric activations."""
-
-    class Images(quantization.CalibrationDataReader):
-        def __init__(self):
-            self.images = iter(images)
-
-        def get_next(self):
-            image = next(self.images, None)
-            return None if image is None else {INPUT_NAME: image[None].astype(np.float32)}
-
-    quantization.quantize_static(
-        source,
-        target,
-        Images(),
-        quant_format=form,
-        per_channel=True,
-        activation_type=quantization.QuantType.QUInt8,
-        weight_type=quantization.QuantType.QInt8,
-    )
 
 
 def main(argv):
@@ -83,7 +55,7 @@ def main(argv):
                 if quant_format is None:
                     path.write_bytes(quantize_onnx(float32.read_bytes(), calibration))
                 else:
-                    write_u8s8(float32, path, calibration, quant_format)
+                    ort_quantize(float32, path, calibration, "uint8", quant_format=quant_format)
                 files[text, form] = path
         times = {key: [] for key in files}
         for _ in range(FLAGS.rounds):

@@ -58,6 +58,32 @@ def write_onnx(model, path, size, quantize, calibration):
     path.write_bytes(content)
 
 
+def ort_quantize(source, target, images, activation_type, method="minmax", symmetric=False, quant_format="qdq"):
+    """ONNX Runtime's own static quantisation of the float32 `.onnx` file `source` to `target`:
+    int8 weights symmetric per channel, `activation_type` ("int8" or "uint8") activations
+    (`symmetric` or not) with ranges from its calibrator `method` (minmax, percentile at
+    99.99 or entropy) over `images` in one range, in `quant_format` ("qdq" or "qoperator")."""
+    from onnxruntime import quantization  # noqa: PLC0415 - only the ONNX benches need it
+
+    quantization.quantize_static(
+        source,
+        target,
+        onnx_convert.calibration_reader(images),
+        quant_format={"qdq": quantization.QuantFormat.QDQ, "qoperator": quantization.QuantFormat.QOperator}[
+            quant_format
+        ],
+        per_channel=True,
+        activation_type={"int8": quantization.QuantType.QInt8, "uint8": quantization.QuantType.QUInt8}[activation_type],
+        weight_type=quantization.QuantType.QInt8,
+        calibrate_method={
+            "minmax": quantization.CalibrationMethod.MinMax,
+            "percentile": quantization.CalibrationMethod.Percentile,
+            "entropy": quantization.CalibrationMethod.Entropy,
+        }[method],
+        extra_options={"ActivationSymmetric": symmetric, "WeightSymmetric": True, "CalibPercentile": 99.99},
+    )
+
+
 def file_ms(path, image, threads, runs, warmup):
     """The median ms of one `image` through the `.tflite` (LiteRT) or `.onnx` (ONNX Runtime, CPU) file."""
     if path.suffix == ".onnx":

@@ -170,17 +170,6 @@ def quantize_onnx(content, calibration_images, percentile=ACTIVATION_PERCENTILE)
         raise ValueError("--quantize=int8 needs calibration images from the model's dataset.")
     quantization = optional_import("onnxruntime.quantization", "onnx")
 
-    class FirstImage(quantization.CalibrationDataReader):
-        """ONNX Runtime calibrates before it quantises, and needs a range for every tensor,
-        but `activation_ranges` overrides them all: one image is enough."""
-
-        def __init__(self):
-            self.images = iter(calibration_images[:1])
-
-        def get_next(self):
-            image = next(self.images, None)
-            return None if image is None else {INPUT_NAME: image[None].astype(np.float32)}
-
     with tempfile.TemporaryDirectory() as folder:
         source, target = pathlib.Path(folder, "float32.onnx"), pathlib.Path(folder, "int8.onnx")
         source.write_bytes(content)
@@ -192,7 +181,9 @@ def quantize_onnx(content, calibration_images, percentile=ACTIVATION_PERCENTILE)
             quantization.quantize_static(
                 source,
                 target,
-                FirstImage(),
+                # ONNX Runtime calibrates before it quantises and needs a range for every
+                # tensor, but the overrides replace them all: one image is enough.
+                calibration_reader(calibration_images[:1]),
                 quant_format=quantization.QuantFormat.QDQ,
                 per_channel=True,
                 activation_type=quantization.QuantType.QInt8,
@@ -203,6 +194,22 @@ def quantize_onnx(content, calibration_images, percentile=ACTIVATION_PERCENTILE)
         except Exception as error:  # ONNX Runtime raises its own kinds, among others
             raise ValueError(f"ONNX int8 quantisation failed: {error_line(error)}") from None
         return target.read_bytes()
+
+
+def calibration_reader(images):
+    """An ONNX Runtime `CalibrationDataReader` of `images` (uint8 `[n, height, width, 3]`),
+    one at a time, as the float32 input of `convert_onnx`'s models."""
+    quantization = optional_import("onnxruntime.quantization", "onnx")
+
+    class Images(quantization.CalibrationDataReader):
+        def __init__(self):
+            self.images = iter(images)
+
+        def get_next(self):
+            image = next(self.images, None)
+            return None if image is None else {INPUT_NAME: image[None].astype(np.float32)}
+
+    return Images()
 
 
 def activation_ranges(source, images, percentile=ACTIVATION_PERCENTILE):
@@ -233,8 +240,9 @@ def activation_ranges(source, images, percentile=ACTIVATION_PERCENTILE):
     wanted = set(calibrator.tensors_to_calibrate)
 
     def magnitudes():
-        for image in images:
-            outputs = session.run(None, {INPUT_NAME: image[None].astype(np.float32)})
+        reader = calibration_reader(images)
+        while feed := reader.get_next():
+            outputs = session.run(None, feed)
             yield {name: np.abs(value) for name, value in zip(names, outputs) if name in wanted}
 
     largest = {}
