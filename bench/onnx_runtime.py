@@ -40,7 +40,7 @@ import tensorflow as tf
 from absl import app, flags, logging
 from machine import cpu_model
 from model_specs import exit_unless_valid, random_model
-from tflite_timing import camvid_frames, define_runtime_flags, file_ms, write_onnx, write_tflite
+from tflite_timing import camvid_frames, define_runtime_flags, rounds_cell, time_files, write_onnx, write_tflite
 
 import fcnseg
 from fcnseg import data
@@ -80,16 +80,6 @@ def write_files(size, calibration, folder):
     return files
 
 
-def timed(files, image):
-    """{key: [median ms of each round]} of `write_files`' files."""
-    logging.info("Timing %d files in %d rounds.", len(files), FLAGS.rounds)
-    times = {key: [] for key in files}
-    for _ in range(FLAGS.rounds):
-        for key, path in files.items():
-            times[key].append(file_ms(path, image, FLAGS.threads, FLAGS.runs, FLAGS.warmup))
-    return times
-
-
 def camvid_scores(size, calibration, folder):
     """Rows (format, mean IoU) of --camvid_model on CamVid val: Keras, then each file."""
     model = load_keras_model(FLAGS.camvid_model, float32=True)
@@ -122,7 +112,8 @@ def main(argv):
         folder = pathlib.Path(temporary)
         files = write_files(size, calibration, folder)
         megabytes = {key: path.stat().st_size / 1e6 for key, path in files.items()}
-        times = timed(files, image)
+        logging.info("Timing %d files in %d rounds.", len(files), FLAGS.rounds)
+        times = time_files(files, image, FLAGS.threads, FLAGS.runs, FLAGS.warmup, FLAGS.rounds)
         scores = camvid_scores(size, calibration, folder) if FLAGS.camvid_model else []
 
     print(f"Command: python {shlex.join(sys.argv)}\n")
@@ -140,8 +131,8 @@ def main(argv):
                 lite, onnx = (text, "LiteRT", quantize), (text, "ONNX Runtime", quantize)
                 ratio = statistics.median(times[onnx]) / statistics.median(times[lite])
                 print(
-                    f"| {text} | {quantize} | {megabytes[lite]:.1f} | {_ms(times[lite])} | {megabytes[onnx]:.1f} "
-                    f"| {_ms(times[onnx])} | {ratio:.2f}x |"
+                    f"| {text} | {quantize} | {megabytes[lite]:.1f} | {rounds_cell(times[lite])} | {megabytes[onnx]:.1f} "
+                    f"| {rounds_cell(times[onnx])} | {ratio:.2f}x |"
                 )
         print()
     if scores:
@@ -151,10 +142,6 @@ def main(argv):
         print("| --- | ---: | ---: |")
         for name, iou in scores:
             print(f"| {name} | {iou:.4f} | {iou - keras_iou:+.4f} |")
-
-
-def _ms(rounds):
-    return f"{statistics.median(rounds):.1f} ({min(rounds):.1f}-{max(rounds):.1f})"
 
 
 if __name__ == "__main__":

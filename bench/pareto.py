@@ -3,12 +3,16 @@
     python bench/pareto.py --data_dir=../shared/data/camvid --runs=runs/budget/*
     python bench/pareto.py --models=bisenetv2,ddrnet23_slim --runs= --quantize=int8 --plot=
 
-Cost (--models; default every registered model and the minimalistic LR-ASPPs): each model
-with random weights and 11 classes converted to TFLite in each --quantize precision at
---height x --width (int8 calibrated on --calibration_images CamVid train frames), its file
-size, the median LiteRT latency of one CamVid val frame (--threads threads, XNNPACK) over
---repeats runs, and its forward GFLOPs (the float32 Keras graph at 1 x height x width x 3,
-`tf.compat.v1.profiler`, a multiply-add counting 2).
+Cost (--models; default every registered model, the minimalistic LR-ASPPs and the
+configurations of the budget runs): each model with random weights and 11 classes converted
+to TFLite in each --quantize precision at --height x --width (int8 calibrated on
+--calibration_images CamVid train frames), its file size, the LiteRT latency of one CamVid
+val frame (--threads threads, XNNPACK) and its forward GFLOPs (the float32 Keras graph at
+1 x height x width x 3, `tf.compat.v1.profiler`, a multiply-add counting 2). Every file is
+written first; then each is timed, the median of --repeats runs after --warmup, file after
+file in --rounds rounds (the table gives the median round and the range of rounds). The log
+says "Timing" when the writing is done: a training sharing the machine can be paused
+(SIGSTOP) for the timing alone.
 
 Accuracy (--runs): each run folder's `best.keras` scored on CamVid val by
 `fcnseg.inference.evaluate`, as `python -m fcnseg.evaluate` scores it, in Keras and as an
@@ -30,6 +34,7 @@ import json
 import os
 import pathlib
 import shlex
+import statistics
 import sys
 import tempfile
 
@@ -39,7 +44,7 @@ from absl import app, flags, logging
 from flops import forward_flops
 from machine import cpu_model
 from model_specs import exit_unless_valid, model_spec, random_model
-from tflite_timing import camvid_frames, time_tflite
+from tflite_timing import camvid_frames, rounds_cell, time_files, time_tflite, write_tflite
 
 import fcnseg
 from fcnseg import data, files
@@ -51,6 +56,8 @@ NUM_CLASSES = 11  # CamVid's classes
 DEFAULT_MODELS = fcnseg.list_models() + [
     "lraspp_mobilenetv3_large:minimalistic=True",
     "lraspp_mobilenetv3_small:minimalistic=True",
+    "bisenetv2:head_channels=128",  # the budget runs' configurations (configs/*_camvid.flags)
+    "unet:base_filters=16",
 ]
 
 flags.DEFINE_list("models", DEFAULT_MODELS, "Models to cost (random weights): name or name:option=value:...")
@@ -58,8 +65,9 @@ flags.DEFINE_list("runs", [], "Run folders (glob patterns allowed) whose best.ke
 flags.DEFINE_list("quantize", ["float32", "int8"], "TFLite precisions to time.")
 flags.DEFINE_integer("height", 352, "Input height: CamVid's 360 rounded down to a multiple of 32.")
 flags.DEFINE_integer("width", 480, "Input width.")
-flags.DEFINE_integer("repeats", 20, "Timed runs per file (the median is reported).")
-flags.DEFINE_integer("warmup", 3, "Untimed runs before the timed ones.")
+flags.DEFINE_integer("repeats", 10, "Timed runs per file and round (the median is reported).")
+flags.DEFINE_integer("warmup", 2, "Untimed runs before the timed ones.")
+flags.DEFINE_integer("rounds", 3, "Timing rounds over all files.")
 flags.DEFINE_integer("threads", 2, "LiteRT interpreter threads.")
 flags.DEFINE_integer("calibration_images", 32, "CamVid train frames int8 calibration reads.")
 flags.DEFINE_string("data_dir", None, "CamVid (SegNet layout); needed for --runs.")
@@ -69,22 +77,23 @@ FLAGS = flags.FLAGS
 
 
 def model_costs(size, image, calibration, folder):
-    """Rows (model, GFLOPs, {precision: (MB, ms)}) for every --models entry."""
-    rows = []
-    for text in FLAGS.models:
+    """Rows (model, GFLOPs, {precision: (MB, [ms of each round])}) for every --models entry."""
+    gflops, paths = {}, {}
+    for index, text in enumerate(FLAGS.models):
         name, options = model_spec(text)
-        logging.info("Costing %s.", text)
-        gflops = forward_flops(name, *size, NUM_CLASSES, **options) / 1e9
+        logging.info("Writing %s.", text)
+        gflops[text] = forward_flops(name, *size, NUM_CLASSES, **options) / 1e9
         model = random_model(text, NUM_CLASSES)
-        timings = {
-            quantize: time_tflite(
-                model, folder / f"cost_{quantize}.tflite", size, quantize, image, calibration, **_timing()
-            )
-            for quantize in FLAGS.quantize
-        }
-        rows.append((text, gflops, timings))
+        for quantize in FLAGS.quantize:
+            paths[text, quantize] = folder / f"cost_{index}_{quantize}.tflite"
+            write_tflite(model, paths[text, quantize], size, quantize, calibration)
         keras.backend.clear_session()
-    return rows
+    logging.info("Timing %d files in %d rounds.", len(paths), FLAGS.rounds)
+    times = time_files(paths, image, FLAGS.threads, FLAGS.repeats, FLAGS.warmup, FLAGS.rounds)
+    return [
+        (text, gflops[text], {q: (paths[text, q].stat().st_size / 1e6, times[text, q]) for q in FLAGS.quantize})
+        for text in FLAGS.models
+    ]
 
 
 def run_scores(folders, size, image, calibration, folder):
@@ -100,7 +109,9 @@ def run_scores(folders, size, image, calibration, folder):
         keras_iou = evaluate(EvalConfig(best, "camvid", FLAGS.data_dir, "val"), verbose=0)["mean_iou"]
         int8_path = folder / "camvid_int8.tflite"
         model = load_keras_model(best, float32=True)
-        _, int8_ms = time_tflite(model, int8_path, size, "int8", image, calibration, **_timing())
+        _, int8_ms = time_tflite(
+            model, int8_path, size, "int8", image, calibration, FLAGS.threads, FLAGS.repeats, FLAGS.warmup
+        )
         int8_iou = evaluate(EvalConfig(str(int8_path), "camvid", FLAGS.data_dir, "val"), verbose=0)["mean_iou"]
         rows.append(
             {
@@ -134,10 +145,6 @@ def recorded_runs(new_rows):
         path.parent.mkdir(parents=True, exist_ok=True)
         files.write_text(path, json.dumps(rows, indent=2) + "\n")
     return rows
-
-
-def _timing():
-    return dict(threads=FLAGS.threads, runs=FLAGS.repeats, warmup=FLAGS.warmup)
 
 
 def draw(rows, path):
@@ -186,18 +193,22 @@ def main(argv):
     print(
         f"Machine: {cpu_model()}, {os.cpu_count()} cores; TensorFlow {tf.__version__}, Keras {keras.__version__}; "
         f"LiteRT with {FLAGS.threads} threads (XNNPACK); input {size[0]}x{size[1]}; median of {FLAGS.repeats} runs "
-        f"after {FLAGS.warmup}.\n"
+        f"after {FLAGS.warmup} in each of {FLAGS.rounds} rounds: the median round (the range of rounds).\n"
     )
     if costs:
         header = " | ".join(f"{quantize} MB | {quantize} ms" for quantize in FLAGS.quantize)
         print(f"| model | GFLOPs | {header} |")
         print("| --- | ---: |" + " ---: | ---: |" * len(FLAGS.quantize))
         for text, gflops, timings in costs:
-            cells = " | ".join(f"{timings[q][0]:.1f} | {timings[q][1]:.1f}" for q in FLAGS.quantize)
+            cells = " | ".join(f"{timings[q][0]:.1f} | {rounds_cell(timings[q][1])}" for q in FLAGS.quantize)
             print(f"| {text} | {gflops:.2f} | {cells} |")
         print()
     recorded = recorded_runs(scores)
-    int8_latency = {spec_key(*model_spec(text)): timings["int8"][1] for text, _, timings in costs if "int8" in timings}
+    int8_latency = {
+        spec_key(*model_spec(text)): statistics.median(timings["int8"][1])
+        for text, _, timings in costs
+        if "int8" in timings
+    }
     if recorded:
         print(
             f"Recorded runs ({FLAGS.results}); int8 ms from the cost table above where this invocation measured it:\n"

@@ -93,6 +93,22 @@ def file_ms(path, image, threads, runs, warmup):
     return median_ms(lambda: runner.run(image), runs, warmup)
 
 
+def time_files(paths, image, threads, runs, warmup, rounds):
+    """{key: [median ms of each round]} of the `.tflite`/`.onnx` files `paths` ({key: path}), timed
+    file after file in `rounds` rounds over all of them (so a slow spell of the machine shows as
+    one round's outlier, not as one file's figure)."""
+    times = {key: [] for key in paths}
+    for _ in range(rounds):
+        for key, path in paths.items():
+            times[key].append(file_ms(path, image, threads, runs, warmup))
+    return times
+
+
+def rounds_cell(times):
+    """`median (min-max)` of one file's round medians, in ms."""
+    return f"{statistics.median(times):.1f} ({min(times):.1f}-{max(times):.1f})"
+
+
 def time_tflite(model, path, size, quantize, image, calibration, threads, runs, warmup):
     """Converts `model` to `path` in `quantize`; returns (megabytes, median ms of one `image`)."""
     write_tflite(model, path, size, quantize, calibration)
