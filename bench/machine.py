@@ -42,3 +42,17 @@ def peak_memory_added(function):
         done.set()
         watcher.join()
     return result, (max(peak, resident()) - start) / 1e9
+
+
+def cpu_seconds_by_cpu():
+    """[busy CPU seconds since boot of each CPU], every process and the kernel: user, nice,
+    system, irq and softirq time from /proc/stat."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    seconds = []
+    with open("/proc/stat") as file:
+        for line in file:
+            name, *values = line.split()
+            if name.startswith("cpu") and name != "cpu":
+                user, nice, system, _idle, _iowait, irq, softirq = (int(v) for v in values[:7])
+                seconds.append((user + nice + system + irq + softirq) / ticks)
+    return seconds

@@ -17,15 +17,19 @@ one run times training images per second at --height x --width, batch --batch_si
   in-memory      the same compiled model fed one fixed batch of that pipeline, repeated
                  (`Dataset.from_tensors(batch).repeat()`), with no callbacks;
   ratio          pipeline / in-memory: what the input pipeline and callbacks cost.
-Each rate is --steps x --batch_size images over the wall time of
-`model.fit(epochs=1, steps_per_epoch=--steps)`, after a warm-up fit of --warmup_steps
-steps on the same input (tracing and compilation excluded); the fit is timed --repeats
-times and the table gives the median, the range, and the median CPU use: the process's
-CPU seconds (`time.process_time`, all threads) per wall second, at most the core count.
-A rate that falls while the CPU use stays means more work per step; a rate that falls
-with the CPU use means the process was waiting (for the input, or for a CPU it did not
-get). A second table lists every timed fit with its CPU use and the wall time of a fixed
-reference workload (ten 1024x1024 float32 matmuls) timed right after it.
+Each rate is --steps x --batch_size images over the time from the first step of
+`model.fit(epochs=1, steps_per_epoch=--steps)` to its last (`on_train_begin` to
+`on_train_end`), after a warm-up fit of --warmup_steps steps on the same input (tracing and
+compilation excluded); the fit is timed --repeats times and the table gives the median, the
+range, and the median CPU use: the process's CPU seconds (`time.process_time`, all
+threads) per wall second over the steps, at most the core count. The steps are what a
+training run pays every epoch; the rest of a `fit` call is mostly the end of its input
+iterator, which waits for tf.data's autotuning thread to wake (its period doubles from
+10 ms, so the call ends at 10 ms x (2^k - 1) after the iterator started), and a run
+pays that once (its training iterator lives for the whole run). A second table lists
+every timed fit: both rates, how busy each CPU was, the seconds after the last step, and
+the wall time of a fixed reference workload (ten 1024x1024 float32 matmuls) timed right
+after it.
 
 FLOPs: the forward pass of a float32 model at 1 x height x width x 3, traced as a
 `tf.function` and counted with `tf.compat.v1.profiler` (float_operation) on the graph of
@@ -49,7 +53,7 @@ import keras
 import tensorflow as tf
 from absl import app, flags, logging
 from flops import forward_flops
-from machine import cpu_model
+from machine import cpu_model, cpu_seconds_by_cpu
 from model_specs import exit_unless_valid, model_spec
 
 import fcnseg
@@ -99,7 +103,9 @@ def build_and_compile(spec, height, width, jit_compile):
 
 
 Rate = collections.namedtuple("Rate", "median low high cpu_use repeats")
-Repeat = collections.namedtuple("Repeat", "images_per_second cpu_use reference_ms")
+Repeat = collections.namedtuple(
+    "Repeat", "images_per_second fit_images_per_second cpu_use cpu_busy iterator_end_s reference_ms"
+)
 _REFERENCE = tf.random.stateless_uniform((1024, 1024), seed=(0, 0))
 
 
@@ -113,16 +119,31 @@ def reference_ms():
     return 1000 * (time.perf_counter() - start)
 
 
+class _Steps(keras.callbacks.Callback):
+    """Wall and process CPU time from a fit's first step to its last (`on_train_begin` to `on_train_end`)."""
+
+    def on_train_begin(self, logs=None):
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+
+    def on_train_end(self, logs=None):
+        self.wall, self.cpu = time.perf_counter() - self.wall, time.process_time() - self.cpu
+
+
 def images_per_second(model, dataset, callbacks, steps, warmup_steps, batch_size, repeats):
     """The `Rate` of `repeats` timed fits of `steps` steps each, after a warm-up fit."""
-    fit = dict(x=dataset, epochs=1, shuffle=False, callbacks=callbacks, verbose=0)
-    model.fit(steps_per_epoch=warmup_steps, **fit)
+    fit = dict(x=dataset, epochs=1, shuffle=False, verbose=0)
+    model.fit(steps_per_epoch=warmup_steps, callbacks=callbacks, **fit)
     measured = []
     for _ in range(repeats):
-        wall, cpu = time.perf_counter(), time.process_time()
-        model.fit(steps_per_epoch=steps, **fit)
-        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-        measured.append(Repeat(steps * batch_size / wall, cpu / wall, reference_ms()))
+        timer, busy = _Steps(), cpu_seconds_by_cpu()
+        wall = time.perf_counter()
+        model.fit(steps_per_epoch=steps, callbacks=[*callbacks, timer], **fit)
+        wall = time.perf_counter() - wall
+        busy = [(end - start) / wall for start, end in zip(busy, cpu_seconds_by_cpu())]
+        images = steps * batch_size
+        measured.append(
+            Repeat(images / timer.wall, images / wall, timer.cpu / timer.wall, busy, wall - timer.wall, reference_ms())
+        )
     rates = [repeat.images_per_second for repeat in measured]
     cpu_use = statistics.median(repeat.cpu_use for repeat in measured)
     return Rate(statistics.median(rates), min(rates), max(rates), cpu_use, measured)
@@ -217,18 +238,23 @@ def main(argv):
             achieved = f"{in_memory.median * TRAIN_FLOPS_PER_FORWARD * flops / 1e9:.1f}"
         print(f"| {name} | {mode} | {rate_text(piped)} | {rate_text(in_memory)} | {ratio} | {gflops} | {achieved} |")
     print(
-        "\nEvery timed fit, with the process's CPU use over it and the wall time of a fixed reference workload "
-        "(ten 1024x1024 float32 matmuls) right after it: a slow fit beside a slow reference is the machine, "
-        "not the model.\n"
+        "\nEvery timed fit: the rate of its steps and of the whole `fit` call, the process's CPU use over its "
+        "steps, how busy each CPU of the machine was over the whole call (every process and the kernel, from "
+        "/proc/stat), the seconds the call went on after its last step (the input iterator's end), and the "
+        "wall time of a fixed reference workload (ten 1024x1024 float32 matmuls) right after it.\n"
     )
-    print("| model | mode | input | img/s | CPU use | reference ms |")
-    print("| --- | --- | --- | ---: | ---: | ---: |")
+    print(
+        "| model | mode | input | img/s (steps) | img/s (fit call) | CPU use | each CPU busy | after the last step, s | reference ms |"
+    )
+    print("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for name, mode, piped, in_memory, _ in rows:
         for label, rate in (("pipeline", piped), ("in-memory", in_memory)):
             for repeat in [] if isinstance(rate, str) else rate.repeats:
+                busy = ", ".join(f"{cores:.2f}" for cores in repeat.cpu_busy)
                 print(
-                    f"| {name} | {mode} | {label} | {repeat.images_per_second:.2f} | {repeat.cpu_use:.2f} | "
-                    f"{repeat.reference_ms:.0f} |"
+                    f"| {name} | {mode} | {label} | {repeat.images_per_second:.2f} | "
+                    f"{repeat.fit_images_per_second:.2f} | {repeat.cpu_use:.2f} | {busy} | "
+                    f"{repeat.iterator_end_s:.2f} | {repeat.reference_ms:.0f} |"
                 )
     print(
         "\n- *pipeline*: `make_dataset(training=True, cache=True)` of the synthetic train split (cache filled "
