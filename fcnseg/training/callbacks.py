@@ -19,10 +19,12 @@ class NonFiniteLossError(FloatingPointError):
 
 
 class ImagesPerSecond(keras.callbacks.Callback):
-    """Adds `images_per_second` to the logs: the progress bar, the CSV log and TensorBoard show it.
+    """Adds `images_per_second` and `epoch_seconds` to the logs: the progress bar, the CSV log
+    and TensorBoard show them.
 
-    It counts from the end of an epoch's first step, so tracing and compiling do not count.
-    Place it before the callbacks that read the logs.
+    The rate counts from the end of an epoch's first step, so tracing and compiling do not
+    count; the seconds are the epoch's wall time, its validation included (what a training
+    budget in epochs is made of). Place it before the callbacks that read the logs.
 
     Args:
         batch_size: int. The global batch size.
@@ -34,6 +36,7 @@ class ImagesPerSecond(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         self._start = self._rate = None
+        self._epoch_start = time.perf_counter()
 
     def on_train_batch_end(self, batch, logs=None):
         now = time.perf_counter()
@@ -45,7 +48,10 @@ class ImagesPerSecond(keras.callbacks.Callback):
             logs["images_per_second"] = self._rate
 
     def on_epoch_end(self, epoch, logs=None):
-        if logs is not None and self._rate is not None:
+        if logs is None:
+            return
+        logs["epoch_seconds"] = time.perf_counter() - self._epoch_start
+        if self._rate is not None:
             logs["images_per_second"] = self._rate
 
 

@@ -36,6 +36,7 @@ def test_a_run_writes_its_files_and_a_finished_run_is_not_redone(tmp_path):
     assert [int(row["epoch"]) for row in rows] == [0, 1]
     assert float(rows[1]["loss"]) < float(rows[0]["loss"])
     assert all(float(row["images_per_second"]) > 0 for row in rows)
+    assert all(float(row["epoch_seconds"]) > 0 for row in rows)
 
     metrics = json.loads((model_dir / "metrics.json").read_text())
     assert 0 <= metrics["mean_iou"] <= 1 and 0 <= metrics["pixel_accuracy"] <= 1
