@@ -57,7 +57,7 @@ DEFAULT_MODELS = fcnseg.list_models() + [
     "lraspp_mobilenetv3_large:minimalistic=True",
     "lraspp_mobilenetv3_small:minimalistic=True",
     "bisenetv2:head_channels=128",  # the budget runs' configurations (configs/*_camvid.flags)
-    "unet:base_filters=16",
+    "unet:base_filters=16:depth=4",
 ]
 
 flags.DEFINE_list("models", DEFAULT_MODELS, "Models to cost (random weights): name or name:option=value:...")
