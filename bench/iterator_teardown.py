@@ -53,23 +53,20 @@ class _Loop(keras.callbacks.Callback):
         self.end = time.perf_counter()
 
 
-def validation(autotune):
-    """The validation input of a run, its autotuning on (as a run builds it) or off."""
+def validation_source():
+    """The CamVid val split, or synthetic scenes without --data_dir."""
     if FLAGS.data_dir:
-        source = data.open_source("camvid", FLAGS.data_dir, "val")
-    else:
-        source = data.open_source(
-            "synthetic", None, "val", num_images=FLAGS.images, height=FLAGS.height, width=FLAGS.width
-        )
-    dataset = make_dataset(source, training=False, batch_size=FLAGS.batch_size)
+        return data.open_source("camvid", FLAGS.data_dir, "val")
+    return data.open_source("synthetic", None, "val", num_images=FLAGS.images, height=FLAGS.height, width=FLAGS.width)
+
+
+def timed_pass(model, source, autotune):
+    """(wall s, first-to-last-batch s) of one `evaluate` of a run's validation input of
+    `source`, its autotuning on (as a run builds it) or off."""
     options = tf.data.Options()
     options.autotune.enabled = autotune
-    return dataset.with_options(options)
-
-
-def timed_pass(model, autotune):
-    """(wall s, first-to-last-batch s) of one `evaluate` of the validation input."""
-    dataset, loop = validation(autotune), _Loop()
+    dataset = make_dataset(source, training=False, batch_size=FLAGS.batch_size).with_options(options)
+    loop = _Loop()
     start = time.perf_counter()
     model.evaluate(dataset, callbacks=[loop], verbose=0)
     return time.perf_counter() - start, loop.end - loop.begin
@@ -82,12 +79,13 @@ def main(argv):
         sys.exit(f"error: --repeats={FLAGS.repeats} must be at least 1.")
     model = random_model(FLAGS.model, NUM_CLASSES)
     model.compile(loss=SegmentationLoss(NUM_CLASSES))  # a run's loss: label 255 ignored
-    timed_pass(model, autotune=True)  # traces the test function
+    source = validation_source()
+    timed_pass(model, source, autotune=True)  # traces the test function
     forms = {"autotuning on (a run's validation)": True, "autotuning off": False}
     passes = {form: [] for form in forms}
     for _ in range(FLAGS.repeats):
         for form, autotune in forms.items():
-            passes[form].append(timed_pass(model, autotune))
+            passes[form].append(timed_pass(model, source, autotune))
 
     print(f"Command: python {shlex.join(sys.argv)}\n")
     print(f"Machine: {cpu_model()}, {os.cpu_count()} cores; TensorFlow {tf.__version__}, Keras {keras.__version__}.\n")
