@@ -23,12 +23,25 @@ def full_disk(folder, size_kb):
         subprocess.run(["umount", "-l", str(folder)], check=True)
 
 
+def _ctrl_c_as_from_a_terminal():
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def interruptible(command, **popen_options):
+    """Starts `command` with Ctrl-C's default action, whatever the test run's own.
+
+    A shell starts a background job (`nohup python -m pytest ... &`) with SIGINT ignored, and a child
+    inherits that: Python then installs no KeyboardInterrupt handler and the test's Ctrl-C is lost.
+    """
+    return subprocess.Popen(command, preexec_fn=_ctrl_c_as_from_a_terminal, **popen_options)
+
+
 def interrupt_when(command, ready, env=None, timeout=300):
     """Runs `command`, sends it SIGINT (Ctrl-C) once `ready()` is true, and returns the CompletedProcess-like result.
 
     Fails the test if `ready()` is never true before the command ends or `timeout` passes.
     """
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    process = interruptible(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     deadline = time.monotonic() + timeout
     while not ready():
         if process.poll() is not None or time.monotonic() > deadline:

@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from fake_layouts import read_video, write_png, write_video
+from fault_injection import interruptible
 from known_models import nearest_color, nearest_color_model
 
 from fcnseg.data import camvid, decode
@@ -310,7 +311,7 @@ def test_edge_predict_ctrl_c_ends_in_one_line_and_leaves_nothing(tmp_path, edge_
     write_video(tmp_path / "drive.avi", np.zeros((100, 50, 70, 3), np.uint8), fps=10, codec="MJPG")
     command = [sys.executable, "-c", _SLOW_WRITER + _WITHOUT_TENSORFLOW, str(EXPORT / "edge_predict.py")]
     flags = ["--model", str(edge_model), "--input", str(tmp_path / "drive.avi"), "--output", str(tmp_path / "out.avi")]
-    process = subprocess.Popen([*command, *flags], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = interruptible([*command, *flags], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 120
         while len(list(tmp_path.iterdir())) == 1 and process.poll() is None and time.monotonic() < deadline:
@@ -560,7 +561,7 @@ def test_the_client_ctrl_c_ends_in_one_line(tmp_path):
         command = [sys.executable, str(EXPORT / "serving_client.py"), f"--image={tmp_path / 'street.png'}"]
         flags = [f"--output={tmp_path / 'mask.png'}", f"--server={server}"]
         env = {**os.environ, "no_proxy": "127.0.0.1", "NO_PROXY": "127.0.0.1"}
-        process = subprocess.Popen([*command, *flags], stderr=subprocess.PIPE, text=True, env=env)
+        process = interruptible([*command, *flags], stderr=subprocess.PIPE, text=True, env=env)
         try:
             assert requested.wait(60)
             process.send_signal(signal.SIGINT)
