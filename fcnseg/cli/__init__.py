@@ -7,8 +7,11 @@ key=value and size flags, and the tiling flags of evaluate and predict.
 
 import ast
 import contextlib
+import functools
 import gc
+import signal
 import sys
+import threading
 
 import tensorflow as tf
 from absl import flags, logging
@@ -36,18 +39,51 @@ def one_line_errors():
     (exiting with them still running aborts).
     """
     message, status = None, 1
-    try:
-        yield
-    except (ValueError, OSError, ArithmeticError) as error:
-        message = str(error)
-    except tf.errors.OpError as error:
-        message = error_line(error)
-    except KeyboardInterrupt:
-        message, status = "interrupted", 130
+    with _ctrl_c_noted() as interrupted:
+        try:
+            yield
+        except KeyboardInterrupt:
+            message, status = "interrupted", 130
+        except Exception as error:
+            if interrupted.is_set():
+                message, status = "interrupted", 130
+            elif isinstance(error, (ValueError, OSError, ArithmeticError)):
+                message = str(error)
+            elif isinstance(error, tf.errors.OpError):
+                message = error_line(error)
+            else:
+                raise
     if message is not None:
         gc.collect()
         print(f"error: {message}", file=sys.stderr)
         sys.exit(status)
+
+
+@contextlib.contextmanager
+def _ctrl_c_noted():
+    """Yields an Event that Ctrl-C sets, before raising KeyboardInterrupt as Python's own handler does.
+
+    The KeyboardInterrupt comes out wherever Python is at that moment; inside TensorFlow's Python
+    code called from C++ it can come out as another error (a SystemError, then an AttributeError
+    from TensorFlow's `nest_util`), so the Event is what says the run was interrupted. Where
+    Ctrl-C is not Python's default (ignored, as in a shell's background job, or handled by the
+    caller), nothing changes.
+    """
+    event = threading.Event()
+    own = threading.current_thread() is threading.main_thread()
+    own = own and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    if own:
+        signal.signal(signal.SIGINT, functools.partial(_interrupt, event))
+    try:
+        yield event
+    finally:
+        if own:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def _interrupt(event, signum, frame):
+    event.set()
+    raise KeyboardInterrupt
 
 
 def key_value_options(flag_name, items):
