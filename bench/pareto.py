@@ -166,10 +166,11 @@ def draw(rows, path):
     from matplotlib import pyplot  # noqa: PLC0415
 
     figure, axes = pyplot.subplots(figsize=(7, 4.5), dpi=120)
-    for label, int8_ms, keras_iou in rows:
+    for index, (label, int8_ms, keras_iou) in enumerate(sorted(rows, key=lambda row: row[1])):
         axes.scatter(int8_ms, keras_iou, color="tab:blue")
         name = label.split(":")[0] + (" (minimalistic)" if "minimalistic=True" in label else "")
-        axes.annotate(name, (int8_ms, keras_iou), fontsize=7, xytext=(4, 4), textcoords="offset points")
+        offset = (4, 4) if index % 2 == 0 else (4, -10)  # neighbours in latency label above and below
+        axes.annotate(name, (int8_ms, keras_iou), fontsize=7, xytext=offset, textcoords="offset points")
     axes.margins(x=0.25, y=0.1)
     axes.set_xlabel(f"int8 TFLite latency, ms ({FLAGS.height}x{FLAGS.width}, LiteRT, {FLAGS.threads} threads)")
     axes.set_ylabel(f"CamVid val mean IoU (Keras, frames resized to {FLAGS.height}x{FLAGS.width})")
