@@ -233,10 +233,8 @@ def main(argv):
         print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
         for row in recorded:
             ms = int8_latency.get(row["model"])
-            padded = row.get("padded_val_mean_iou")  # not in runs scored before 2026-12-05
             print(
-                f"| {row['model']} | {row['epochs']} | {row['best_epoch']} | "
-                f"{'-' if padded is None else f'{padded:.4f}'} | "
+                f"| {row['model']} | {row['epochs']} | {row['best_epoch']} | {row['padded_val_mean_iou']:.4f} | "
                 f"{row['val_mean_iou']:.4f} | "
                 f"{row['int8_mean_iou']:.4f} | {row['int8_mean_iou'] - row['val_mean_iou']:+.4f} | "
                 f"{'-' if ms is None else f'{ms:.1f}'} | {row['scored']} |"
