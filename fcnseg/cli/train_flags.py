@@ -99,6 +99,21 @@ def define_train_flags(flag_values=flags.FLAGS):
         flag_values=flag_values,
     )
     flags.DEFINE_string(
+        "teacher",
+        None,
+        "A trained model file of the same classes (e.g. runs/x/best.keras) to distil from, pixel by pixel.",
+        flag_values=flag_values,
+    )
+    flags.DEFINE_float(
+        "distillation_temperature",
+        1.0,
+        "Softening temperature of the distillation (--teacher).",
+        flag_values=flag_values,
+    )
+    flags.DEFINE_float(
+        "distillation_weight", 1.0, "Loss weight of the distillation term (--teacher).", flag_values=flag_values
+    )
+    flags.DEFINE_string(
         "class_weights",
         "none",
         "none, median_frequency (from the training split), or a JSON file of weights.",
@@ -174,6 +189,9 @@ def config_from_flags(values):
         ohem_min_kept=values.ohem_min_kept,
         auxiliary_weight=values.auxiliary_weight,
         batch_norm_momentum=values.batch_norm_momentum,
+        teacher=values.teacher,
+        distillation_temperature=values.distillation_temperature,
+        distillation_weight=values.distillation_weight,
         class_weights=values.class_weights,
         freeze_encoder_epochs=values.freeze_encoder_epochs,
         mixed_precision=values.mixed_precision,

@@ -11,6 +11,7 @@ from typing import Optional
 from fcnseg import models
 from fcnseg.conventions import check_size
 from fcnseg.data.augment import Augmentation
+from fcnseg.training.distillation import load_teacher
 from fcnseg.training.distribute import STRATEGIES
 from fcnseg.training.losses import LOSSES
 from fcnseg.training.optimizers import OPTIMIZERS, SCHEDULES
@@ -54,6 +55,10 @@ class TrainConfig:
         auxiliary_weight: float or None. The loss weight of every auxiliary head of the
             model (`fcnseg.models.auxiliary_loss_weights`); None takes the paper's
             weights, 0 trains without the heads.
+        teacher: str or None. A trained model file (`.keras`) of the same classes to distil
+            from (`fcnseg.training.distillation`); None trains without one.
+        distillation_temperature, distillation_weight: float. The softening temperature and
+            the loss weight of the distillation term; only with `teacher`.
         class_weights: str. "none", "median_frequency" (from the training split) or the
             path of a JSON file: a list of weights, or an object of class name -> weight.
         freeze_encoder_epochs: int. Epochs at the start with the encoder frozen.
@@ -95,6 +100,9 @@ class TrainConfig:
     ohem_min_kept: int = 100_000
     auxiliary_weight: Optional[float] = None
     batch_norm_momentum: Optional[float] = None
+    teacher: Optional[str] = None
+    distillation_temperature: float = 1.0
+    distillation_weight: float = 1.0
     class_weights: str = "none"
     freeze_encoder_epochs: int = 0
     mixed_precision: str = "none"
@@ -180,12 +188,20 @@ class TrainConfig:
             raise ValueError(
                 f"--batch_norm_momentum={self.batch_norm_momentum} is not valid; expected a value in [0, 1)."
             )
+        if not self.distillation_temperature > 0:
+            raise ValueError(
+                f"--distillation_temperature={self.distillation_temperature} is not valid; expected a positive number."
+            )
+        _check_at_least("distillation_weight", self.distillation_weight, 0)
         if not 0 < self.ohem_threshold <= 1:
             raise ValueError(f"--ohem_threshold={self.ohem_threshold} is not valid; expected a value in (0, 1].")
         defaults = {field.name: field.default for field in dataclasses.fields(self)}
         for name in ("ohem_threshold", "ohem_min_kept"):
             if self.loss != "ohem_cross_entropy" and getattr(self, name) != defaults[name]:
                 raise ValueError(f"--{name} applies to --loss=ohem_cross_entropy only, not --loss={self.loss}.")
+        for name in ("distillation_temperature", "distillation_weight"):
+            if self.teacher is None and getattr(self, name) != defaults[name]:
+                raise ValueError(f"--{name} applies only with --teacher.")
         if not self.learning_rate > 0:
             raise ValueError(f"--learning_rate={self.learning_rate} is not valid; expected a positive number.")
         if not 0 <= self.momentum < 1:
@@ -209,8 +225,8 @@ def _check_at_least(name, value, minimum):
 
 
 def check_model(config, num_classes):
-    """Builds the model at the crop size and the validation size, so a size or option the model
-    cannot take fails before any data is read."""
+    """Builds the model at the crop size and the validation size, and loads the teacher, so a
+    size, option or teacher the run cannot take fails before any data is read."""
     sizes = {"crop_size": config.crop_size, "eval_size": config.eval_size}
     for name, size in sizes.items():
         if size is None:
@@ -224,6 +240,9 @@ def check_model(config, num_classes):
             f"--auxiliary_weight={config.auxiliary_weight}: --model={config.model} has no auxiliary heads; "
             f"models with them: {', '.join(models.models_with_auxiliary_heads())}."
         )
+    if config.teacher is not None:
+        # Loaded here to fail before any data is read; the run loads it again under its strategy.
+        load_teacher(config.teacher, num_classes, config.crop_size)
     if config.freeze_encoder_epochs and not any(layer.name == "encoder" for layer in model.layers):
         raise ValueError(
             "--freeze_encoder_epochs needs a model with an encoder; "

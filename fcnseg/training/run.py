@@ -25,6 +25,7 @@ from fcnseg.training.callbacks import (
 from fcnseg.training.class_weights import class_weights
 from fcnseg.training.config import check_model
 from fcnseg.training.deep_supervision import DeepSupervision, inference_model
+from fcnseg.training.distillation import Distillation, load_teacher
 from fcnseg.training.distribute import make_strategy, worker_subdir
 from fcnseg.training.losses import SegmentationLoss
 from fcnseg.training.multi_worker_fit import mend_for_multi_worker
@@ -193,7 +194,8 @@ def _fit(config, spec, strategy, out_dir, done, verbose):
 
 def _build_model(config, num_classes):
     """The model to train: with its auxiliary heads under `DeepSupervision` where it has any and
-    `config.auxiliary_weight` is not 0; with `config.batch_norm_momentum` where set."""
+    `config.auxiliary_weight` is not 0, under `Distillation` where `config.teacher` is set; with
+    `config.batch_norm_momentum` where set."""
     paper_weights = models.auxiliary_loss_weights(config.model)
     weights = paper_weights if config.auxiliary_weight is None else [config.auxiliary_weight] * len(paper_weights)
     network = models.build_model(
@@ -207,6 +209,10 @@ def _build_model(config, num_classes):
         for layer in all_layers(network):
             if isinstance(layer, keras.layers.BatchNormalization):
                 layer.momentum = config.batch_norm_momentum
+    if config.teacher is not None:
+        teacher = load_teacher(config.teacher, num_classes, config.crop_size)
+        heads = weights if any(weights) else []
+        return Distillation(network, heads, teacher, config.distillation_temperature, config.distillation_weight)
     return DeepSupervision(network, weights) if any(weights) else network
 
 
