@@ -9,6 +9,7 @@ import ast
 import contextlib
 import functools
 import gc
+import os
 import signal
 import sys
 import threading
@@ -63,27 +64,59 @@ def one_line_errors():
 def _ctrl_c_noted():
     """Yields an Event that Ctrl-C sets, before raising KeyboardInterrupt as Python's own handler does.
 
-    The KeyboardInterrupt comes out wherever Python is at that moment; inside TensorFlow's Python
-    code called from C++ it can come out as another error (a SystemError, then an AttributeError
-    from TensorFlow's `nest_util`), so the Event is what says the run was interrupted. Where
-    Ctrl-C is not Python's default (ignored, as in a shell's background job, or handled by the
-    caller), nothing changes.
+    The KeyboardInterrupt comes out wherever Python is at that moment. In Python code that C or
+    C++ calls back (an import from TensorFlow's `nest_util`, a weakref callback) it can come out
+    as another error (a SystemError, then an AttributeError), or be printed with its stack trace
+    (through `sys.excepthook` or `sys.unraisablehook`) and dropped. So the Event is what says the
+    run was interrupted, and while the block runs a Ctrl-C that was printed and dropped is not
+    shown but sent again. Ctrl-C while `one_line_errors` is already ending the program, and after
+    the block once it was interrupted, is ignored. Where Ctrl-C is not Python's default (ignored,
+    as in a shell's background job, or handled by the caller), nothing changes.
     """
     event = threading.Event()
     own = threading.current_thread() is threading.main_thread()
-    own = own and signal.getsignal(signal.SIGINT) is signal.default_int_handler
-    if own:
-        signal.signal(signal.SIGINT, functools.partial(_interrupt, event))
+    if not own or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield event
+        return
+    hooks = sys.excepthook, sys.unraisablehook
+    signal.signal(signal.SIGINT, functools.partial(_interrupt, event))
+    sys.excepthook = lambda kind, error, trace: _unless_dropped_ctrl_c(event, hooks[0], error, kind, error, trace)
+    sys.unraisablehook = lambda unraisable: _unless_dropped_ctrl_c(event, hooks[1], unraisable.exc_value, unraisable)
     try:
         yield event
     finally:
-        if own:
-            signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGINT, signal.SIG_IGN if event.is_set() else signal.default_int_handler)
+        sys.excepthook, sys.unraisablehook = hooks
 
 
 def _interrupt(event, signum, frame):
     event.set()
-    raise KeyboardInterrupt
+    ending = one_line_errors.__wrapped__.__code__
+    while frame is not None and frame.f_code is not ending:
+        frame = frame.f_back
+    if frame is None:
+        raise KeyboardInterrupt
+
+
+def _unless_dropped_ctrl_c(event, hook, error, *hook_arguments):
+    """What `sys.excepthook` and `sys.unraisablehook` do while a command runs: where `error` is
+    a Ctrl-C (or raised because of one) that C code is dropping, Ctrl-C is sent again (shortly, so
+    that it comes out of the command, not of this hook) and nothing is printed; otherwise `hook`
+    prints it as ever."""
+    if not event.is_set() or not _from_ctrl_c(error):
+        return hook(*hook_arguments)
+    again = threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGINT))
+    again.daemon = True
+    again.start()
+
+
+def _from_ctrl_c(error):
+    """Whether `error` is a KeyboardInterrupt or was raised while handling or because of one."""
+    while error is not None:
+        if isinstance(error, KeyboardInterrupt):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
 
 
 def key_value_options(flag_name, items):

@@ -2,7 +2,9 @@
 
 import os
 import signal
+import sys
 import time
+import weakref
 
 import pytest
 
@@ -50,6 +52,65 @@ def test_ctrl_c_that_a_library_turns_into_another_error_still_ends_as_interrupte
             raise AttributeError("'list' object has no attribute '_from_components'") from error
 
     _ends_with(capsys, in_tensorflow, 130, "interrupted")
+
+
+def test_ctrl_c_that_a_callback_drops_is_raised_again_without_its_stack_trace(capsys, ctrl_c_as_from_a_terminal):
+    went_on = []
+
+    def in_a_weakref_callback():
+        class Held:
+            pass
+
+        held = Held()
+        reference = weakref.ref(held, lambda _: _ctrl_c())
+        del held  # the callback runs here; Python prints what it raises through sys.unraisablehook, and drops it
+        time.sleep(5)
+        went_on.append(reference)
+
+    _ends_with(capsys, in_a_weakref_callback, 130, "interrupted")
+    assert went_on == []
+
+
+def test_ctrl_c_that_c_code_prints_and_drops_is_raised_again_without_its_stack_trace(capsys, ctrl_c_as_from_a_terminal):
+    went_on = []
+
+    def in_tensorflow_cpp():
+        try:
+            try:
+                _ctrl_c()
+            except KeyboardInterrupt as error:
+                # A C function called back into Python and returned as if nothing had happened (CI, 2026-12-05).
+                raise SystemError("<built-in function __import__> returned a result with an exception set") from error
+        except SystemError:
+            sys.excepthook(*sys.exc_info())  # what C++ that calls PyErr_Print and goes on does
+        time.sleep(5)
+        went_on.append(True)
+
+    _ends_with(capsys, in_tensorflow_cpp, 130, "interrupted")
+    assert went_on == []
+
+
+def test_ctrl_c_while_the_error_line_is_made_does_not_cut_it_short(capsys, ctrl_c_as_from_a_terminal):
+    class SlowToDescribe(ValueError):
+        def __str__(self):
+            _ctrl_c()
+            return "--epochs=0 is not valid; expected a positive integer."
+
+    def bad_flag():
+        raise SlowToDescribe()
+
+    _ends_with(capsys, bad_flag, 1, "--epochs=0 is not valid; expected a positive integer.")
+
+
+def test_errors_printed_without_ctrl_c_are_printed_as_ever(capsys, ctrl_c_as_from_a_terminal):
+    hooks = sys.excepthook, sys.unraisablehook
+    with one_line_errors():
+        try:
+            raise RuntimeError("printed by C code")
+        except RuntimeError:
+            sys.excepthook(*sys.exc_info())
+    assert "RuntimeError: printed by C code" in capsys.readouterr().err
+    assert (sys.excepthook, sys.unraisablehook) == hooks
 
 
 def test_other_errors_are_not_taken_for_ctrl_c(ctrl_c_as_from_a_terminal):
