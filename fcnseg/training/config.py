@@ -11,7 +11,6 @@ from typing import Optional
 from fcnseg import models
 from fcnseg.conventions import check_size
 from fcnseg.data.augment import Augmentation
-from fcnseg.training.distillation import load_teacher
 from fcnseg.training.distribute import STRATEGIES
 from fcnseg.training.losses import LOSSES
 from fcnseg.training.optimizers import OPTIMIZERS, SCHEDULES
@@ -225,8 +224,8 @@ def _check_at_least(name, value, minimum):
 
 
 def check_model(config, num_classes):
-    """Builds the model at the crop size and the validation size, and loads the teacher, so a
-    size, option or teacher the run cannot take fails before any data is read."""
+    """Builds the model at the crop size and the validation size, so a size or option the run
+    cannot take fails before any data is read (the run loads its teacher as early)."""
     sizes = {"crop_size": config.crop_size, "eval_size": config.eval_size}
     for name, size in sizes.items():
         if size is None:
@@ -240,9 +239,6 @@ def check_model(config, num_classes):
             f"--auxiliary_weight={config.auxiliary_weight}: --model={config.model} has no auxiliary heads; "
             f"models with them: {', '.join(models.models_with_auxiliary_heads())}."
         )
-    if config.teacher is not None:
-        # Loaded here to fail before any data is read; the run loads it again under its strategy.
-        load_teacher(config.teacher, num_classes, config.crop_size)
     if config.freeze_encoder_epochs and not any(layer.name == "encoder" for layer in model.layers):
         raise ValueError(
             "--freeze_encoder_epochs needs a model with an encoder; "

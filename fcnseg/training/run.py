@@ -70,6 +70,8 @@ def _train(config, flags_text, out_dir, verbose):
     strategy = make_strategy(config.strategy)
     spec = data.dataset_spec(config.dataset, config.data_dir, **config.dataset_options)
     check_model(config, spec.num_classes)
+    with strategy.scope():
+        teacher = None if config.teacher is None else load_teacher(config.teacher, spec.num_classes, config.crop_size)
     run_dir.write_run_files(out_dir, config, spec, flags_text)
     if config.batch_size % strategy.num_replicas_in_sync:
         raise ValueError(
@@ -78,12 +80,12 @@ def _train(config, flags_text, out_dir, verbose):
     previous_policy = keras.config.dtype_policy()
     keras.config.set_dtype_policy("float32" if config.mixed_precision == "none" else config.mixed_precision)
     try:
-        return _fit(config, spec, strategy, out_dir, done, verbose if not worker_subdir() else 0)
+        return _fit(config, spec, strategy, teacher, out_dir, done, verbose if not worker_subdir() else 0)
     finally:
         keras.config.set_dtype_policy(previous_policy)
 
 
-def _fit(config, spec, strategy, out_dir, done, verbose):
+def _fit(config, spec, strategy, teacher, out_dir, done, verbose):
     if config.seed is not None:
         keras.utils.set_random_seed(config.seed)
     options = config.dataset_options
@@ -105,7 +107,7 @@ def _fit(config, spec, strategy, out_dir, done, verbose):
     )
 
     with strategy.scope():
-        model = _build_model(config, spec.num_classes)
+        model = _build_model(config, spec.num_classes, teacher)
         schedule = learning_rate_schedule(
             config.schedule,
             config.learning_rate,
@@ -192,10 +194,10 @@ def _fit(config, spec, strategy, out_dir, done, verbose):
     return result
 
 
-def _build_model(config, num_classes):
+def _build_model(config, num_classes, teacher):
     """The model to train: with its auxiliary heads under `DeepSupervision` where it has any and
-    `config.auxiliary_weight` is not 0, under `Distillation` where `config.teacher` is set; with
-    `config.batch_norm_momentum` where set."""
+    `config.auxiliary_weight` is not 0, under `Distillation` of `teacher` (the loaded
+    `config.teacher`, or None); with `config.batch_norm_momentum` where set."""
     paper_weights = models.auxiliary_loss_weights(config.model)
     weights = paper_weights if config.auxiliary_weight is None else [config.auxiliary_weight] * len(paper_weights)
     network = models.build_model(
@@ -209,8 +211,7 @@ def _build_model(config, num_classes):
         for layer in all_layers(network):
             if isinstance(layer, keras.layers.BatchNormalization):
                 layer.momentum = config.batch_norm_momentum
-    if config.teacher is not None:
-        teacher = load_teacher(config.teacher, num_classes, config.crop_size)
+    if teacher is not None:
         heads = weights if any(weights) else []
         return Distillation(network, heads, teacher, config.distillation_temperature, config.distillation_weight)
     return DeepSupervision(network, weights) if any(weights) else network

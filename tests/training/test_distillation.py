@@ -10,9 +10,9 @@ from training.runs import TINY_CONFIG, run_train
 
 from fcnseg import data, models
 from fcnseg.training import run
-from fcnseg.training.config import TrainConfig, check_model
+from fcnseg.training.config import TrainConfig
 from fcnseg.training.deep_supervision import inference_model
-from fcnseg.training.distillation import Distillation, distillation_loss
+from fcnseg.training.distillation import Distillation, distillation_loss, load_teacher
 from fcnseg.training.losses import SegmentationLoss
 
 NUM_CLASSES = 3
@@ -123,14 +123,14 @@ def test_a_bad_teacher_fails_in_one_line_naming_the_flag_before_training(tmp_pat
     path = None if teacher is None else str(teachers.get(teacher, tmp_path / "missing.keras"))
     with pytest.raises(ValueError) as error:
         config = TrainConfig(model_dir=str(tmp_path / "run"), crop_size=(64, 64), teacher=path, **changes)
-        check_model(config, NUM_CLASSES)
+        load_teacher(config.teacher, NUM_CLASSES, config.crop_size)
     assert message.format(path) in str(error.value)
     assert "\n" not in str(error.value)
 
 
-def test_a_good_teacher_passes_the_checks(tmp_path, teachers):
-    config = TrainConfig(model_dir=str(tmp_path / "run"), crop_size=(64, 64), teacher=str(teachers["good"]))
-    check_model(config, NUM_CLASSES)
+def test_a_good_teacher_loads_as_a_model_of_the_datasets_classes(teachers):
+    teacher = load_teacher(str(teachers["good"]), NUM_CLASSES, (64, 64))
+    assert teacher(np.zeros((1, 64, 96, 3), np.float32)).shape == (1, 64, 96, NUM_CLASSES)
 
 
 @pytest.mark.slow
