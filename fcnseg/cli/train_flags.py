@@ -116,7 +116,8 @@ def define_train_flags(flag_values=flags.FLAGS):
     flags.DEFINE_string(
         "class_weights",
         "none",
-        "none, median_frequency (from the training split), or a JSON file of weights.",
+        "none, median_frequency (from the training split), sqrt_median_frequency (its square root), or a JSON "
+        "file of weights.",
         flag_values=flag_values,
     )
     flags.DEFINE_integer(

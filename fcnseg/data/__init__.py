@@ -7,7 +7,17 @@ a `Source`. TFDS datasets are reached as `tfds:<name>`.
 
 import inspect
 
-from fcnseg.data import camvid, cityscapes, cityscapes_pairs, folder, kitti_road, synthetic, tfds_source, tfrecord
+from fcnseg.data import (
+    camvid,
+    cityscapes,
+    cityscapes_pairs,
+    folder,
+    kitti_road,
+    split_expressions,
+    synthetic,
+    tfds_source,
+    tfrecord,
+)
 from fcnseg.data.pipeline import Augmentation, class_frequencies, make_dataset, median_frequency_weights
 from fcnseg.data.source import Source
 from fcnseg.data.specs import IGNORE_LABEL, DatasetSpec
@@ -58,11 +68,15 @@ def open_source(name, data_dir=None, split="train", **options):
     Args:
         name: str. One of `list_datasets()`, or `tfds:<name>`.
         data_dir: str or None. The dataset's folder, as published.
-        split: str. The split, e.g. "train", "val".
+        split: str. The split, e.g. "train", "val", or a TFDS split expression such as
+            "train[:90%]", "train[-300:]" or "train+val" (see `split_expressions`).
         **options: The dataset's own options, listed by `dataset_option_names(name)`.
     """
     reader, options = _reader_and_options(name, options)
-    return reader.source(None if data_dir in (None, "") else str(data_dir), split, **options)
+    data_dir = None if data_dir in (None, "") else str(data_dir)
+    if reader is tfds_source or split_expressions.is_plain(split):
+        return reader.source(data_dir, split, **options)
+    return split_expressions.open_expression(split, lambda part: reader.source(data_dir, part, **options))
 
 
 def dataset_spec(name, data_dir=None, **options):

@@ -8,6 +8,7 @@ pipeline can shard and shuffle before any image is decoded, plus how to read the
 import dataclasses
 import logging
 import pathlib
+import re
 from typing import Callable, Optional
 
 import tensorflow as tf
@@ -16,6 +17,7 @@ from fcnseg.data.specs import DatasetSpec
 from fcnseg.errors import error_line
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+_DIGITS = re.compile(r"(\d+)")
 logger = logging.getLogger("fcnseg.data")
 
 
@@ -26,12 +28,15 @@ class Source:
     Args:
         spec: DatasetSpec. The classes of the labels `read` yields.
         elements: tf.data.Dataset. Cheap elements (paths, indices, shard files).
-        read: callable. Turns a dataset of elements into one of (image, label) pairs.
+        read: callable. Turns a dataset of elements into one of (image, label) pairs; the
+            same for every split of a reader, so that parts of splits can be joined.
         size: int or None. The number of examples, if known without reading them.
         files_sharded: bool. True if each element is a file of many examples, so
             multi-worker training should shard by file.
         cheap_elements: bool. True if elements are small (paths, indices), so the
             whole split can be shuffled before reading; False if they are examples.
+        parts: tuple of (str, int). For a split expression of several parts or a slice,
+            each part as an absolute slice (e.g. "train[0:2675]") and its size.
     """
 
     spec: DatasetSpec
@@ -40,6 +45,7 @@ class Source:
     size: Optional[int]
     files_sharded: bool = False
     cheap_elements: bool = True
+    parts: tuple = ()
 
     def load(self):
         """All examples, decoded, in order."""
@@ -62,8 +68,16 @@ def existing_dir(path, what):
 
 
 def list_images(folder, pattern="*"):
-    """Sorted image files in `folder` matching `pattern` (a glob, may reach into subfolders)."""
-    return sorted(p for p in pathlib.Path(folder).glob(pattern) if p.suffix.lower() in IMAGE_SUFFIXES)
+    """Image files in `folder` matching `pattern` (a glob, may reach into subfolders), in
+    natural order: numbers in names compare as numbers (2.jpg before 10.jpg)."""
+    images = (p for p in pathlib.Path(folder).glob(pattern) if p.suffix.lower() in IMAGE_SUFFIXES)
+    return sorted(images, key=natural_order)
+
+
+def natural_order(path):
+    """A sort key of `path` in which runs of digits compare by their value."""
+    pieces = _DIGITS.split(str(path))
+    return [int(piece) if index % 2 else piece for index, piece in enumerate(pieces)], str(path)
 
 
 def pair_with_labels(images, label_path_of, description):

@@ -459,11 +459,11 @@ def source(data_dir, split, *, num_images=None, height=128, width=256, seed=0):
     render_scene(0, height, width)  # checks the size now rather than inside the pipeline
     first_seed = (seed * len(SPLITS) + SPLITS.index(split)) * _SEEDS_PER_SPLIT
 
-    def render(index):
+    def render(scene_seed):
         image, label = tf.numpy_function(
-            lambda i: render_scene(int(first_seed + i), height, width), [index], [tf.uint8, tf.uint8], stateful=False
+            lambda seed: render_scene(int(seed), height, width), [scene_seed], [tf.uint8, tf.uint8], stateful=False
         )
         image.set_shape([height, width, 3])
         return image, tf.reshape(tf.cast(label, tf.int32), [height, width, 1])
 
-    return mapped_source(SPEC, tf.data.Dataset.range(num_images), render, num_images)
+    return mapped_source(SPEC, tf.data.Dataset.range(first_seed, first_seed + num_images), render, num_images)

@@ -108,8 +108,12 @@ def source(data_dir, split):
         return check_same_size(image, label, path, path)
 
     def read(shards):
+        # One record of each shard in turn: read in order, the records come back in the order
+        # `write` was given them (round robin), so slices of a split name the same examples.
         records = shards.interleave(
             lambda path: tf.data.TFRecordDataset(path).map(lambda record: (path, record)),
+            cycle_length=total,
+            block_length=1,
             num_parallel_calls=tf.data.AUTOTUNE,
         )
         return records.map(parse, tf.data.AUTOTUNE)

@@ -18,6 +18,7 @@ import numpy as np
 
 from fcnseg import data, files
 from fcnseg.conventions import SIZE_MULTIPLE, check_size
+from fcnseg.data import split_expressions
 from fcnseg.data.pipeline import make_dataset
 from fcnseg.data.specs import CLASSES_FILE
 from fcnseg.deploy import onnx_convert
@@ -80,6 +81,7 @@ class ExportConfig:
     parity_images: int = 8
 
     def __post_init__(self):
+        split_expressions.check(self.split, "--split")
         if not (self.saved_model or self.tflite or self.onnx):
             raise ValueError("Nothing to export: give --saved_model, --tflite, --onnx or several.")
         unknown = [name for name in self.quantize if name not in QUANTIZATIONS]

@@ -22,7 +22,7 @@ import keras
 import numpy as np
 
 from fcnseg import data, files
-from fcnseg.data import cityscapes
+from fcnseg.data import cityscapes, split_expressions
 from fcnseg.inference.image_files import write_image
 from fcnseg.inference.segmenter import load_segmenter
 from fcnseg.inference.tiling import Tiling, masks, same_size_batches
@@ -44,6 +44,7 @@ class EvalConfig:
     cityscapes_label_ids: bool = False
 
     def __post_init__(self):
+        split_expressions.check(self.split, "--split")
         if self.batch_size < 1:
             raise ValueError(f"--batch_size={self.batch_size} is not valid; expected a positive integer.")
         if self.cityscapes_label_ids:
@@ -65,6 +66,8 @@ def evaluate(config, verbose=1):
     spec = data.dataset_spec(config.dataset, config.data_dir, **config.dataset_options)
     segmenter.check_classes(spec, config.model, f"--dataset={config.dataset}")
     source = data.open_source(config.dataset, config.data_dir, config.split, **config.dataset_options)
+    if verbose:
+        print(f"Evaluating on {config.dataset} split {split_expressions.describe(source, config.split)}", flush=True)
     write_label_ids = _label_id_writer(source, config) if config.cityscapes_label_ids else None
     confusion = np.zeros((spec.num_classes, spec.num_classes), np.int64)
     progress = keras.utils.Progbar(source.size, unit_name="image", verbose=verbose)

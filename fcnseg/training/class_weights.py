@@ -1,9 +1,15 @@
-"""Class weights of a run's loss: none, median frequency over the training split, or a JSON file."""
+"""Class weights of a run's loss: none, median frequency over the training split (or its square
+root, which keeps the order of the weights but narrows their range), or a JSON file."""
 
 import json
 import os
 
+import numpy as np
+
 from fcnseg import data, files
+
+# The weights computed from the training split: name -> what it makes of the median-frequency weights.
+COMPUTED = {"median_frequency": lambda weights: weights, "sqrt_median_frequency": np.sqrt}
 
 
 def class_weights(config, spec, out_dir):
@@ -11,11 +17,11 @@ def class_weights(config, spec, out_dir):
     `class_weights.json` in `out_dir`."""
     if config.class_weights == "none":
         return None
-    if config.class_weights == "median_frequency":
+    if config.class_weights in COMPUTED:
         frequencies = data.class_frequencies(
             data.load(config.dataset, config.data_dir, config.train_split, **config.dataset_options), spec.num_classes
         )
-        weights = data.median_frequency_weights(*frequencies).tolist()
+        weights = COMPUTED[config.class_weights](data.median_frequency_weights(*frequencies)).tolist()
     else:
         weights = _read_class_weights(config.class_weights, spec.class_names)
     files.write_text(

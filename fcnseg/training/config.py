@@ -10,6 +10,7 @@ from typing import Optional
 
 from fcnseg import models
 from fcnseg.conventions import check_size
+from fcnseg.data import split_expressions
 from fcnseg.data.augment import Augmentation
 from fcnseg.training.distribute import STRATEGIES
 from fcnseg.training.losses import LOSSES
@@ -58,8 +59,8 @@ class TrainConfig:
             from (`fcnseg.training.distillation`); None trains without one.
         distillation_temperature, distillation_weight: float. The softening temperature and
             the loss weight of the distillation term; only with `teacher`.
-        class_weights: str. "none", "median_frequency" (from the training split) or the
-            path of a JSON file: a list of weights, or an object of class name -> weight.
+        class_weights: str. "none", "median_frequency" (from the training split),
+            "sqrt_median_frequency" (its square root) or the path of a JSON file: a list of weights, or an object of class name -> weight.
         freeze_encoder_epochs: int. Epochs at the start with the encoder frozen.
         mixed_precision: str. "none", "mixed_float16" or "mixed_bfloat16".
         jit_compile: bool. Compile the train step with XLA.
@@ -167,6 +168,8 @@ class TrainConfig:
             raise ValueError(
                 f"--model_option {', '.join(unknown)} does not apply to --model={self.model}; its options: {valid}."
             )
+        split_expressions.check(self.train_split, "--split")
+        split_expressions.check(self.val_split, "--val_split")
         for name in ("batch_size", "epochs", "steps_per_execution"):
             _check_at_least(name, getattr(self, name), 1)
         for name in (

@@ -11,6 +11,7 @@ import keras
 import tensorflow as tf
 
 from fcnseg import data, files, metrics, models
+from fcnseg.data import split_expressions
 from fcnseg.data.pipeline import make_dataset
 from fcnseg.models.layers import all_layers
 from fcnseg.training import run_dir
@@ -22,7 +23,7 @@ from fcnseg.training.callbacks import (
     StopOnNonFiniteLoss,
     ValidationImages,
 )
-from fcnseg.training.class_weights import class_weights
+from fcnseg.training.class_weights import COMPUTED, class_weights
 from fcnseg.training.config import check_model
 from fcnseg.training.deep_supervision import DeepSupervision, inference_model
 from fcnseg.training.distillation import Distillation, load_teacher
@@ -45,10 +46,10 @@ def train(config, flags_text=None, verbose=1):
     Returns:
         The dict written to `metrics.json`.
     """
-    if config.class_weights not in ("none", "median_frequency") and not os.path.isfile(config.class_weights):
+    named = ("none", *COMPUTED)
+    if config.class_weights not in named and not os.path.isfile(config.class_weights):
         raise ValueError(
-            f"--class_weights={config.class_weights} is not valid; expected none, median_frequency or an existing "
-            "JSON file."
+            f"--class_weights={config.class_weights} is not valid; expected {', '.join(named)} or an existing JSON file."
         )
     out_dir = os.path.normpath(os.path.join(config.model_dir, worker_subdir()))
     os.makedirs(out_dir, exist_ok=True)
@@ -148,6 +149,8 @@ def _fit(config, spec, strategy, teacher, out_dir, done, verbose):
             f"Training {config.model} on {config.dataset} ({spec.num_classes} classes) with "
             f"{strategy.num_replicas_in_sync} replica(s), {steps_per_epoch} steps per epoch, from epoch {done + 1}."
         )
+        print(f"Training split {split_expressions.describe(train_source, config.train_split)}")
+        print(f"Validation split {split_expressions.describe(val_source, config.val_split)}", flush=True)
     callbacks = _callbacks(config, spec, out_dir, val_source, done)
     fit = dict(
         x=train_data,

@@ -1,5 +1,6 @@
 """`fcnseg.training.train` in-process: mixed precision, freezing the encoder, class weights, the NaN guard."""
 
+import dataclasses
 import json
 
 import keras
@@ -8,8 +9,9 @@ import pytest
 import tensorflow as tf
 from training.runs import TINY_CONFIG
 
-from fcnseg import build_model
+from fcnseg import build_model, data
 from fcnseg.training import run
+from fcnseg.training.class_weights import class_weights
 from fcnseg.training.callbacks import NonFiniteLossError, StopOnNonFiniteLoss
 from fcnseg.training.config import TrainConfig
 
@@ -104,3 +106,13 @@ def test_a_nan_loss_ends_fit_before_the_epoch_is_checkpointed(tmp_path):
         )
     saved = keras.saving.load_model(last)
     assert all(np.isfinite(w).all() for w in saved.get_weights())
+
+
+def test_sqrt_median_frequency_weights_are_the_square_roots_of_median_frequency(tmp_path):
+    config = _config(tmp_path)
+    spec = data.dataset_spec(config.dataset, **config.dataset_options)
+    full = class_weights(dataclasses.replace(config, class_weights="median_frequency"), spec, tmp_path / "full")
+    root = class_weights(dataclasses.replace(config, class_weights="sqrt_median_frequency"), spec, tmp_path / "sqrt")
+    assert max(full) / min(w for w in full if w > 0) > 2  # far enough apart for the root to show
+    assert root == pytest.approx(np.sqrt(full).tolist())
+    assert list(json.loads((tmp_path / "sqrt" / "class_weights.json").read_text()).values()) == pytest.approx(root)
