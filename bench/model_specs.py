@@ -1,5 +1,6 @@
 """Models named on a bench's command line: `name` or `name:option=value:...`."""
 
+import inspect
 import sys
 
 import keras
@@ -30,3 +31,10 @@ def exit_unless_valid(models, quantize=()):
         sys.exit(f"error: unknown --models {', '.join(unknown)}; valid: {', '.join(fcnseg.list_models())}.")
     if any(name not in QUANTIZATIONS for name in quantize):
         sys.exit(f"error: --quantize={','.join(quantize)} is not valid; expected some of {', '.join(QUANTIZATIONS)}.")
+
+
+def spec_key(name, options):
+    """`name:option=value:...` with every option of the model, defaults filled in: one key per architecture."""
+    parameters = inspect.signature(fcnseg.models.MODELS[name]).parameters.values()
+    defaults = {p.name: p.default for p in parameters if p.kind is p.KEYWORD_ONLY and p.name != "auxiliary_heads"}
+    return ":".join([name, *(f"{key}={value}" for key, value in sorted({**defaults, **options}.items()))])

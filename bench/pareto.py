@@ -1,4 +1,5 @@
-"""The accuracy/latency front: every model's TFLite cost, and the CamVid score of budget-trained runs.
+"""The accuracy/latency fronts: every model's TFLite cost, the CamVid score of budget-trained runs, and
+the Cityscapes pairs runs that bench/cityscapes_pairs.py recorded.
 
     python bench/pareto.py --data_dir=../shared/data/camvid --runs=runs/budget/*
     python bench/pareto.py --models=bisenetv2,ddrnet23_slim --runs= --quantize=int8 --plot=
@@ -32,7 +33,6 @@ against the int8 latency that this invocation measured for the same model and op
 
 import datetime
 import glob
-import inspect
 import json
 import os
 import pathlib
@@ -46,7 +46,7 @@ import tensorflow as tf
 from absl import app, flags, logging
 from flops import forward_flops
 from machine import cpu_model
-from model_specs import exit_unless_valid, model_spec, random_model
+from model_specs import exit_unless_valid, model_spec, random_model, spec_key
 from tflite_timing import camvid_frames, rounds_cell, time_files, time_tflite, write_tflite
 
 import fcnseg
@@ -77,6 +77,11 @@ flags.DEFINE_integer("calibration_images", 32, "CamVid train frames int8 calibra
 flags.DEFINE_string("data_dir", None, "CamVid (SegNet layout); needed for --runs.")
 flags.DEFINE_string("plot", "docs/images/pareto.png", "Where to draw the front (PNG); empty for no plot.")
 flags.DEFINE_string("results", "bench/results/front.json", "The record of scored runs, updated with --runs.")
+flags.DEFINE_string(
+    "cityscapes_results",
+    "bench/results/cityscapes_pairs.json",
+    "The Cityscapes pairs runs (bench/cityscapes_pairs.py) drawn beside CamVid's front; empty for none.",
+)
 FLAGS = flags.FLAGS
 
 
@@ -139,13 +144,6 @@ def val_mean_iou(model, tiling):
     return evaluate(EvalConfig(model, "camvid", FLAGS.data_dir, "val", tiling=tiling), verbose=0)["mean_iou"]
 
 
-def spec_key(name, options):
-    """`name:option=value:...` with every option of the model, defaults filled in: one key per architecture."""
-    parameters = inspect.signature(fcnseg.models.MODELS[name]).parameters.values()
-    defaults = {p.name: p.default for p in parameters if p.kind is p.KEYWORD_ONLY and p.name != "auxiliary_heads"}
-    return ":".join([name, *(f"{key}={value}" for key, value in sorted({**defaults, **options}.items()))])
-
-
 def recorded_runs(new_rows):
     """The --results entries with `new_rows` merged in (replacing entries of the same model); written back."""
     path = pathlib.Path(FLAGS.results)
@@ -158,24 +156,50 @@ def recorded_runs(new_rows):
     return rows
 
 
-def draw(rows, path):
-    """Val mean IoU (Keras) against int8 latency: `rows` of (label, int8 ms, mean IoU)."""
+def cityscapes_points():
+    """(label, int8 ms, held-out mean IoU) of the 19-class runs recorded in --cityscapes_results."""
+    path = pathlib.Path(FLAGS.cityscapes_results)
+    rows = json.loads(path.read_text()) if FLAGS.cityscapes_results and path.is_file() else []
+    return [(row["model"], row["int8_ms"], row["mean_iou"]) for row in rows if row["grouping"] is None]
+
+
+def draw(camvid, cityscapes, path):
+    """Mean IoU (Keras) against int8 latency, CamVid's front and (when recorded) the Cityscapes
+    pairs' beside it: each a list of (label, int8 ms, mean IoU)."""
     import matplotlib  # noqa: PLC0415 - only needed for --plot
 
     matplotlib.use("Agg")
     from matplotlib import pyplot  # noqa: PLC0415
 
-    figure, axes = pyplot.subplots(figsize=(7, 4.5), dpi=120)
-    for index, (label, int8_ms, keras_iou) in enumerate(sorted(rows, key=lambda row: row[1])):
-        axes.scatter(int8_ms, keras_iou, color="tab:blue")
-        name = label.split(":")[0] + (" (minimalistic)" if "minimalistic=True" in label else "")
-        offset = (4, 4) if index % 2 == 0 else (4, -10)  # neighbours in latency label above and below
-        axes.annotate(name, (int8_ms, keras_iou), fontsize=7, xytext=offset, textcoords="offset points")
-    axes.margins(x=0.25, y=0.1)
-    axes.set_xlabel(f"int8 TFLite latency, ms ({FLAGS.height}x{FLAGS.width}, LiteRT, {FLAGS.threads} threads)")
-    axes.set_ylabel(f"CamVid val mean IoU (Keras, frames resized to {FLAGS.height}x{FLAGS.width})")
-    axes.set_title("CamVid, about 45 minutes of training from scratch on 2 CPU cores", fontsize=10)
-    axes.grid(alpha=0.3)
+    panels = [
+        (
+            camvid,
+            f"int8 TFLite latency, ms ({FLAGS.height}x{FLAGS.width}, LiteRT, {FLAGS.threads} threads)",
+            f"CamVid val mean IoU (Keras, frames resized to {FLAGS.height}x{FLAGS.width})",
+            "CamVid, about 45 minutes of training from scratch on 2 CPU cores",
+        )
+    ]
+    if cityscapes:
+        panels.append(
+            (
+                cityscapes,
+                f"int8 TFLite latency, ms (256x256, LiteRT, {FLAGS.threads} threads)",
+                "held-out mean IoU (Keras, train[-300:], 19 classes)",
+                "Cityscapes pairs, about 60 minutes from scratch on 2 CPU cores",
+            )
+        )
+    figure, axes_list = pyplot.subplots(1, len(panels), figsize=(7 * len(panels), 4.5), dpi=120, squeeze=False)
+    for axes, (rows, x_label, y_label, title) in zip(axes_list[0], panels):
+        for index, (label, int8_ms, keras_iou) in enumerate(sorted(rows, key=lambda row: row[1])):
+            axes.scatter(int8_ms, keras_iou, color="tab:blue")
+            name = label.split(":")[0] + (" (minimalistic)" if "minimalistic=True" in label else "")
+            offset = (4, 4) if index % 2 == 0 else (4, -10)  # neighbours in latency label above and below
+            axes.annotate(name, (int8_ms, keras_iou), fontsize=7, xytext=offset, textcoords="offset points")
+        axes.margins(x=0.25, y=0.1)
+        axes.set_xlabel(x_label)
+        axes.set_ylabel(y_label)
+        axes.set_title(title, fontsize=10)
+        axes.grid(alpha=0.3)
     figure.tight_layout()
     pathlib.Path(path).parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path)
@@ -191,6 +215,9 @@ def main(argv):
     unfinished = [folder for folder in folders if not os.path.isfile(os.path.join(folder, "metrics.json"))]
     if unfinished:
         sys.exit(f"error: --runs {', '.join(unfinished)} holds no finished run (no metrics.json).")
+    for folder in [folder for folder in folders if run_config(folder).dataset != "camvid"]:
+        logging.info("Leaving out %s: not a CamVid run (bench/cityscapes_pairs.py scores the pairs' runs).", folder)
+        folders.remove(folder)
     if folders and not FLAGS.data_dir:
         sys.exit("error: --runs needs --data_dir, the CamVid folder.")
     size = (FLAGS.height, FLAGS.width)
@@ -245,7 +272,7 @@ def main(argv):
         if row["model"] in int8_latency
     ]
     if FLAGS.plot and points:
-        draw(points, FLAGS.plot)
+        draw(points, cityscapes_points(), FLAGS.plot)
         print(f"\nPlot: {FLAGS.plot}")
 
 
