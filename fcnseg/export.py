@@ -21,13 +21,19 @@ from fcnseg.cli.train_flags import run_config
 from fcnseg.deploy.exporter import ExportConfig, export
 from fcnseg.deploy.onnx_convert import DEFAULT_OPSET, ONNX_QUANTIZATIONS
 from fcnseg.deploy.tflite import QUANTIZATIONS
+from fcnseg.inference.segmenter import classes_beside
 
 define_dataset_flags(split="train", dataset=None)
 flags.DEFINE_string("model", None, "The trained model, a .keras file.", required=True)
 flags.DEFINE_string("export_dir", None, "Folder of SavedModel versions (TF Serving's model folder) and TFLite files.")
 flags.DEFINE_bool("saved_model", False, "Write a SavedModel version for TF Serving.")
 flags.DEFINE_integer("version", None, "The SavedModel version; the next free one by default.")
-flags.DEFINE_list("serving_resize", [], "Resize images to height,width in the serving graph; empty pads them.")
+flags.DEFINE_list(
+    "serving_resize",
+    [],
+    "Resize images to height,width in the serving graph. Not given: the frame size the model was trained on where "
+    "its classes.json has one; empty (--serving_resize=): none, images padded.",
+)
 flags.DEFINE_bool("tflite", False, "Write TFLite files.")
 flags.DEFINE_bool("onnx", False, "Write ONNX files (for TensorRT, ONNX Runtime, OpenVINO).")
 flags.DEFINE_integer("onnx_opset", DEFAULT_OPSET, "The ONNX operator set of the ONNX files.")
@@ -37,7 +43,8 @@ flags.DEFINE_list(
     f"Precisions: TFLite some of {', '.join(QUANTIZATIONS)}; ONNX some of {', '.join(ONNX_QUANTIZATIONS)}.",
 )
 flags.DEFINE_list(
-    "input_size", [], "TFLite input height,width (the run's --crop_size by default); fixes the ONNX files' size too."
+    "input_size", [], "TFLite input height,width (by default the model's frame size, else the run's --crop_size); fixes the ONNX "
+    "files' size too."
 )
 flags.DEFINE_bool("argmax", False, "TFLite files output the uint8 mask instead of the logits.")
 flags.DEFINE_bool("delegate_friendly", False, "TFLite: bilinear upsampling without half-pixel centres (for delegates).")
@@ -52,6 +59,8 @@ def config_from_flags(values):
         raise ValueError("--export_dir is required: the folder to write the export to.")
     run = run_config(values.model)
     dataset = dataset_from_flags(values, run=None if values.dataset else run)
+    trained = classes_beside(values.model)
+    frame_size = None if trained is None else trained.frame_size
     return ExportConfig(
         model=values.model,
         export_dir=values.export_dir,
@@ -61,11 +70,11 @@ def config_from_flags(values):
         dataset_options=dataset.options,
         saved_model=values.saved_model,
         version=values.version,
-        serving_resize=size_flag(values.serving_resize),
+        serving_resize=size_flag(values.serving_resize) if values["serving_resize"].present else frame_size,
         tflite=values.tflite,
         onnx=values.onnx,
         quantize=tuple(values.quantize),
-        input_size=size_flag(values.input_size) or (run.crop_size if run else None),
+        input_size=size_flag(values.input_size) or frame_size or (run.crop_size if run else None),
         onnx_fixed_size=bool(values.input_size),
         onnx_opset=values.onnx_opset,
         argmax=values.argmax,

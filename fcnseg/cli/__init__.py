@@ -139,7 +139,10 @@ def size_flag(items):
 def define_tiling_flags():
     """Defines --resize, --window and --overlap: how images meet the model's input size (see `Tiling`)."""
     flags.DEFINE_list(
-        "resize", [], "Run the model on images resized to height,width (the masks are resized back); empty for none."
+        "resize",
+        [],
+        "Run the model on images resized to height,width (the masks are resized back). Not given: the frame size "
+        "the model was trained on where its classes.json has one; empty (--resize=): none, images padded.",
     )
     flags.DEFINE_list(
         "window",
@@ -151,7 +154,10 @@ def define_tiling_flags():
 
 
 def tiling_from_flags(values):
-    """The `Tiling` of --resize, --window and --overlap."""
+    """The `Tiling` of --resize, --window and --overlap, or None where neither --resize nor --window
+    is given: the model's own then (images resized to the frames it was trained on, if it has them)."""
+    if not (values["resize"].present or values["window"].present):
+        return None
     return Tiling(resize=size_flag(values.resize), window=size_flag(values.window), overlap=values.overlap)
 
 

@@ -6,6 +6,8 @@ the nearest Cityscapes colour, and pixels far from every colour (class borders) 
 ignored (255). Classes and groupings are those of `cityscapes`.
 """
 
+import dataclasses
+
 import tensorflow as tf
 
 from fcnseg.data import cityscapes
@@ -13,6 +15,9 @@ from fcnseg.data.decode import check_same_size, fail_if, map_label_colors, read_
 from fcnseg.data.source import check_split, existing_dir, list_images, mapped_source
 
 SPLITS = ("train", "val")
+# Every photo: a 2048x1024 Cityscapes frame squeezed to a square, so a model trained on them sees
+# real frames best resized the same way (`DatasetSpec.frame_size`).
+PHOTO_SIZE = (256, 256)
 # Euclidean RGB distance within which a JPEG pixel still counts as a class colour. Blurred
 # borders between far-apart colours (road and car) fall outside and are ignored; between
 # close colours (car and truck) they take the nearer class.
@@ -20,7 +25,7 @@ COLOR_TOLERANCE = 60.0
 
 
 def spec(data_dir=None, *, grouping=None):
-    return cityscapes.spec(grouping=grouping)
+    return dataclasses.replace(cityscapes.spec(grouping=grouping), frame_size=PHOTO_SIZE)
 
 
 def source(data_dir, split, *, grouping=None, color_tolerance=COLOR_TOLERANCE):

@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+from typing import Optional
 
 IGNORE_LABEL = 255
 # The name of a class list (`DatasetSpec.to_json`) beside a folder dataset, a trained model or an export.
@@ -17,12 +18,18 @@ class DatasetSpec:
         class_names: tuple of str. Class `i` is `class_names[i]`.
         colors: tuple of (r, g, b). The colour to draw each class with.
         ignore_label: int. The label of pixels that no loss or metric counts. 255.
+        frame_size: (height, width) or None. The size every frame of the dataset was
+            resampled to from its camera's frame (the Cityscapes pairs: 256x256, squeezed
+            from 2:1), which a model trained on it should see frames at; None where the
+            frames are as the camera took them. Training writes it into the run's
+            `classes.json`, so inference and export resize to it by default.
     """
 
     name: str
     class_names: tuple
     colors: tuple
     ignore_label: int = IGNORE_LABEL
+    frame_size: Optional[tuple] = None
 
     def __post_init__(self):
         object.__setattr__(self, "class_names", tuple(self.class_names))
@@ -35,23 +42,36 @@ class DatasetSpec:
             )
         if not all(len(color) == 3 and all(0 <= c <= 255 for c in color) for color in self.colors):
             raise ValueError(f"Dataset {self.name!r} colours must be (r, g, b) triples in 0..255: {self.colors}.")
+        if self.frame_size is not None:
+            size = tuple(self.frame_size)
+            if len(size) != 2 or not all(isinstance(side, int) and not isinstance(side, bool) and side > 0 for side in size):
+                raise ValueError(f"Dataset {self.name!r} frame_size must be [height, width], got {self.frame_size}.")
+            object.__setattr__(self, "frame_size", size)
 
     @property
     def num_classes(self):
         return len(self.class_names)
 
     def to_json(self):
-        return json.dumps(
-            {"name": self.name, "classes": list(self.class_names), "colors": [list(c) for c in self.colors]}, indent=2
-        )
+        fields = {"name": self.name, "classes": list(self.class_names), "colors": [list(c) for c in self.colors]}
+        if self.frame_size is not None:
+            fields["frame_size"] = list(self.frame_size)
+        return json.dumps(fields, indent=2)
 
     @classmethod
     def from_json_file(cls, path):
-        """Reads a spec from a JSON file `{"name": ..., "classes": [...], "colors": [[r, g, b], ...]}`."""
+        """Reads a spec from a JSON file `{"name": ..., "classes": [...], "colors": [[r, g, b], ...]}`, with
+        `"frame_size": [height, width]` where the frames were resampled."""
         try:
             with open(path) as file:
                 fields = json.load(file)
-            return cls(fields.get("name", str(path)), fields["classes"], fields["colors"])
+            frame_size = fields.get("frame_size")
+            return cls(
+                fields.get("name", str(path)),
+                fields["classes"],
+                fields["colors"],
+                frame_size=None if frame_size is None else tuple(frame_size),
+            )
         except FileNotFoundError:
             raise FileNotFoundError(f"{path}: class list not found; expected a JSON file with 'classes' and 'colors'.")
         except (ValueError, KeyError, TypeError, AttributeError) as error:

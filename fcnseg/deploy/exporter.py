@@ -29,6 +29,7 @@ from fcnseg.inference.segmenter import (
     OnnxSegmenter,
     SavedModelSegmenter,
     TFLiteSegmenter,
+    classes_beside,
     load_keras_model,
 )
 from fcnseg.inference.tiling import Tiling, segment
@@ -116,6 +117,9 @@ def export(config, verbose=1):
     if config.onnx:
         onnx_convert.check_installed()
     spec = data.dataset_spec(config.dataset, config.data_dir, **config.dataset_options)
+    trained = classes_beside(config.model)
+    if trained is not None and trained.frame_size is not None:  # the exports carry the model's geometry
+        spec = dataclasses.replace(spec, frame_size=trained.frame_size)
     keras_model = KerasSegmenter(load_keras_model(config.model, float32=True), spec, config.model)
     model = keras_model.model
     keras_model.check_classes(spec, config.model, f"--dataset={config.dataset}")

@@ -22,10 +22,10 @@ import keras
 import numpy as np
 
 from fcnseg import data, files
-from fcnseg.data import cityscapes, split_expressions
-from fcnseg.inference.image_files import write_image
+from fcnseg.data import split_expressions
+from fcnseg.inference.label_ids import write_label_ids
 from fcnseg.inference.segmenter import load_segmenter
-from fcnseg.inference.tiling import Tiling, masks, same_size_batches
+from fcnseg.inference.tiling import Tiling, describe_default, masks, same_size_batches
 from fcnseg.metrics import confusion_matrix, confusion_scores
 
 
@@ -40,7 +40,7 @@ class EvalConfig:
     dataset_options: dict = dataclasses.field(default_factory=dict)
     output_dir: Optional[str] = None
     batch_size: int = 4
-    tiling: Tiling = Tiling()
+    tiling: Optional[Tiling] = None
     cityscapes_label_ids: bool = False
 
     def __post_init__(self):
@@ -68,6 +68,8 @@ def evaluate(config, verbose=1):
     source = data.open_source(config.dataset, config.data_dir, config.split, **config.dataset_options)
     if verbose:
         print(f"Evaluating on {config.dataset} split {split_expressions.describe(source, config.split)}", flush=True)
+        if config.tiling is None and describe_default(segmenter):
+            print(describe_default(segmenter), flush=True)
     write_label_ids = _label_id_writer(source, config) if config.cityscapes_label_ids else None
     confusion = np.zeros((spec.num_classes, spec.num_classes), np.int64)
     progress = keras.utils.Progbar(source.size, unit_name="image", verbose=verbose)
@@ -95,15 +97,12 @@ def evaluate(config, verbose=1):
 
 
 def _label_id_writer(source, config):
-    """Writes the next prediction as label ids to `label_ids/<city>/<image file name>`, in the split's order."""
+    """Writes the next prediction as label ids to `label_ids/<city>/<image file stem>.png`, in the split's order."""
     image_paths = iter([pathlib.Path(image.decode()) for image, _ in source.elements.as_numpy_iterator()])
-    table = np.asarray(cityscapes.label_id_of_train_id(), np.uint8)
-    root = pathlib.Path(config.output_dir) / "label_ids"
 
     def write(mask):
         image_path = next(image_paths)
-        path = root / image_path.parent.name / image_path.name
-        write_image(path, table[mask])
+        write_label_ids(config.output_dir, f"{image_path.parent.name}/{image_path.stem}", mask)
 
     return write
 

@@ -5,7 +5,10 @@ Views, chosen by `PredictConfig.views`:
 - `overlay`: the coloured mask blended over the image (`alpha` is the mask's weight);
 - `color`: the mask in the classes' colours;
 - `side_by_side`: the image and the coloured mask next to each other;
-- `index`: the class indices as a single-channel PNG (images only).
+- `index`: the class indices as a single-channel PNG (images only);
+- `label_ids`: Cityscapes label ids as a single-channel PNG, `<output>/label_ids/a/b.png` for
+  `a/b.jpg`, for cityscapesscripts' evaluator (images only, models of Cityscapes' 19 classes:
+  `fcnseg.inference.label_ids`).
 
 An image `a/b.jpg` of the input folder gives `<output>/a/b_<view>.<png|jpg>`; a video
 `v.mp4` gives `<output>/v_<view>.mp4` with every frame, at the input's frame rate and
@@ -27,11 +30,13 @@ from fcnseg import files
 from fcnseg.data.source import IMAGE_SUFFIXES, list_images
 from fcnseg.data.specs import DatasetSpec
 from fcnseg.inference.image_files import read_image, write_image
+from fcnseg.inference.label_ids import check_cityscapes_classes, write_label_ids
 from fcnseg.inference.segmenter import load_segmenter
-from fcnseg.inference.tiling import Tiling, masks, same_size_batches
+from fcnseg.inference.tiling import Tiling, describe_default, masks, same_size_batches
 from fcnseg.overlay import colorize, legend, overlay, side_by_side
 
-VIEWS = ("overlay", "color", "side_by_side", "index")
+VIEWS = ("overlay", "color", "side_by_side", "index", "label_ids")
+_IMAGE_ONLY_VIEWS = ("index", "label_ids")
 IMAGE_FORMATS = ("png", "jpg")
 # Video containers and the OpenCV codec each is written with.
 VIDEO_CODECS = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG"}
@@ -52,7 +57,8 @@ class PredictConfig:
         alpha: float in [0, 1]. The weight of the colours in `overlay`.
         image_format: "png" or "jpg", for the drawn views of images (`index` is always PNG).
         batch_size: int. Images, frames or windows run through the model at a time.
-        tiling: Tiling. How images of other sizes than the model's meet it.
+        tiling: Tiling or None. How images of other sizes than the model's meet it; None
+            takes the model's own (`fcnseg.inference.tiling.model_tiling`).
     """
 
     model: str
@@ -64,7 +70,7 @@ class PredictConfig:
     alpha: float = 0.5
     image_format: str = "png"
     batch_size: int = 8
-    tiling: Tiling = Tiling()
+    tiling: Optional[Tiling] = None
 
     def __post_init__(self):
         unknown = [view for view in self.views if view not in VIEWS]
@@ -96,6 +102,10 @@ def predict(config, verbose=1):
             "names and colours."
         )
     segmenter.check_classes(spec, config.model, f"the class list of {spec.name}")
+    if "label_ids" in config.views:
+        check_cityscapes_classes(spec, "--views=label_ids")
+    if verbose and config.tiling is None and describe_default(segmenter):
+        print(describe_default(segmenter), flush=True)
     output = pathlib.Path(config.output)
     output.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
@@ -126,6 +136,9 @@ def _predict_images(segmenter, spec, source, output, config, verbose):
         predicted = masks(segmenter, images, config.tiling, config.batch_size)
         for image, mask, name in zip(images, predicted, batch_names):
             for view in config.views:
+                if view == "label_ids":
+                    paths.append(write_label_ids(output, name.as_posix(), mask))
+                    continue
                 suffix = "png" if view == "index" else config.image_format
                 path = output / name.parent / f"{name.name}_{view}.{suffix}"
                 paths.append(write_image(path, draw(view, image, mask, spec.colors, config.alpha)))
@@ -135,8 +148,11 @@ def _predict_images(segmenter, spec, source, output, config, verbose):
 
 
 def _predict_video(segmenter, spec, source, output, config, verbose):
-    if "index" in config.views:
-        raise ValueError("--views=index applies to images only; for a video choose overlay, color or side_by_side.")
+    image_only = [view for view in config.views if view in _IMAGE_ONLY_VIEWS]
+    if image_only:
+        raise ValueError(
+            f"--views={image_only[0]} applies to images only; for a video choose overlay, color or side_by_side."
+        )
     capture = cv2.VideoCapture(str(source))
     try:
         frames = _frames(capture, source)

@@ -37,6 +37,11 @@ class Segmenter(abc.ABC):
         self.input_size = None if input_size is None else tuple(int(side) for side in input_size)
         self.spec = spec
 
+    @property
+    def frame_size(self):
+        """(height, width) its training frames were resampled to (`DatasetSpec.frame_size`), or None."""
+        return None if self.spec is None else self.spec.frame_size
+
     @abc.abstractmethod
     def __call__(self, images):
         """Class probabilities of a batch of images of one size that the model takes."""
@@ -235,6 +240,12 @@ def load_segmenter(path):
     raise ValueError(
         f"{path}: unknown model format; expected a .keras file, a SavedModel folder, a .tflite or an .onnx file."
     )
+
+
+def classes_beside(model_path):
+    """The `DatasetSpec` of the `classes.json` beside a model file (in a SavedModel's assets), or None."""
+    path = pathlib.Path(model_path)
+    return _classes(path / "assets" / CLASSES_FILE if path.is_dir() else path.parent / CLASSES_FILE)
 
 
 def _classes(path) -> Optional[DatasetSpec]:

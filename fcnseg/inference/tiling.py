@@ -54,18 +54,41 @@ class Tiling:
             raise ValueError(f"--overlap={self.overlap} is not valid; expected a fraction in [0, 1).")
 
 
-def segment(segmenter, images, tiling=Tiling(), batch_size=8):
+def model_tiling(segmenter, tiling=None):
+    """`tiling`, or where it is None the model's own: images resized to the frame size it was
+    trained on (`Segmenter.frame_size`) if it has one, else `Tiling()`."""
+    if tiling is not None:
+        return tiling
+    fixed = segmenter.input_size
+    if segmenter.frame_size is not None and (fixed is None or tuple(fixed) == tuple(segmenter.frame_size)):
+        return Tiling(resize=segmenter.frame_size)
+    return Tiling()
+
+
+def describe_default(segmenter):
+    """One line on the tiling a model gets when none is given, or None if it is `Tiling()`'s."""
+    resize = model_tiling(segmenter).resize
+    if resize is None:
+        return None
+    return (
+        f"Images are resized to {_size(resize)}, the frames the model was trained on (frame_size in its "
+        "classes.json), and the masks back; --resize= pads them instead, --resize or --window chooses."
+    )
+
+
+def segment(segmenter, images, tiling=None, batch_size=8):
     """Class probabilities of images of one size, at that size.
 
     Args:
         segmenter: Segmenter, from `load_segmenter`.
         images: uint8 array `[batch, height, width, 3]`.
-        tiling: Tiling.
+        tiling: Tiling or None. None takes the model's own (`model_tiling`).
         batch_size: int. Windows run through the model at a time.
 
     Returns:
         float32 array `[batch, height, width, classes]`.
     """
+    tiling = model_tiling(segmenter, tiling)
     images = np.asarray(images)
     height, width = images.shape[1:3]
     fixed = segmenter.input_size
@@ -85,7 +108,7 @@ def segment(segmenter, images, tiling=Tiling(), batch_size=8):
     return _sliding_window(segmenter, images, tuple(window), tiling.overlap, batch_size)
 
 
-def masks(segmenter, images, tiling=Tiling(), batch_size=8):
+def masks(segmenter, images, tiling=None, batch_size=8):
     """Class indices of images of one size: the argmax of `segment`, with bounded memory.
 
     Images of more than `LARGE_IMAGE_PIXELS` pixels (unless `tiling.resize` shrinks them)
@@ -95,6 +118,7 @@ def masks(segmenter, images, tiling=Tiling(), batch_size=8):
     Returns:
         int array `[batch, height, width]`.
     """
+    tiling = model_tiling(segmenter, tiling)
     images = np.asarray(images)
     height, width = images.shape[1:3]
     if tiling.resize is not None or height * width <= LARGE_IMAGE_PIXELS:
