@@ -37,12 +37,18 @@ class Augmentation:
 
     def __post_init__(self):
         if not 0 < self.min_scale <= self.max_scale:
-            raise ValueError(f"Scales {self.min_scale}..{self.max_scale} are not valid; expected 0 < min <= max.")
+            raise ValueError(
+                f"--min_scale={self.min_scale} --max_scale={self.max_scale} are not valid; expected "
+                "0 < --min_scale <= --max_scale."
+            )
         for name in ("brightness", "contrast", "saturation", "hue"):
             if getattr(self, name) < 0:
-                raise ValueError(f"{name}={getattr(self, name)} is not valid; expected a value of at least 0.")
-        if self.contrast >= 1 or self.saturation >= 1 or self.hue > 0.5:
-            raise ValueError("contrast and saturation must be below 1 and hue at most 0.5.")
+                raise ValueError(f"--{name}={getattr(self, name)} is not valid; expected a value of at least 0.")
+        for name, limit, below in (("contrast", 1, True), ("saturation", 1, True), ("hue", 0.5, False)):
+            value = getattr(self, name)
+            if value >= limit if below else value > limit:
+                bound = f"below {limit}" if below else f"at most {limit}"
+                raise ValueError(f"--{name}={value} is not valid; expected a value {bound}.")
 
 
 def random_crop(image, label, seed, crop_size, augmentation):

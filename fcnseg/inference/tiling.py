@@ -94,7 +94,9 @@ def segment(segmenter, images, tiling=None, batch_size=8):
     fixed = segmenter.input_size
     if tiling.resize is not None:
         if fixed is not None and tuple(tiling.resize) != fixed:
-            raise ValueError(f"The model takes {_size(fixed)} images only; it cannot be given {_size(tiling.resize)}.")
+            raise ValueError(
+                f"--resize={_flag(tiling.resize)} does not fit the model: it takes {_size(fixed)} images only."
+            )
         resized = _resize(images, tiling.resize).round().clip(0, 255).astype(np.uint8)
         scores = segmenter(resized) if fixed is not None else _padded_run(segmenter, resized, tiling.size_multiple)
         return _resize(scores, (height, width))
@@ -102,9 +104,11 @@ def segment(segmenter, images, tiling=None, batch_size=8):
     if window is None:
         return _padded_run(segmenter, images, tiling.size_multiple)
     if fixed is not None and tuple(window) != fixed:
-        raise ValueError(f"The model takes {_size(fixed)} images only; the window cannot be {_size(window)}.")
+        raise ValueError(f"--window={_flag(window)} does not fit the model: it takes {_size(fixed)} images only.")
     if fixed is None and any(side % tiling.size_multiple for side in window):
-        raise ValueError(f"The window {_size(window)} must be a multiple of {tiling.size_multiple} on each side.")
+        raise ValueError(
+            f"--window={_flag(window)} is not valid; expected a multiple of {tiling.size_multiple} on each side."
+        )
     return _sliding_window(segmenter, images, tuple(window), tiling.overlap, batch_size)
 
 
@@ -200,3 +204,7 @@ def _resize(array, size):
 
 def _size(size):
     return f"{size[0]}x{size[1]}"
+
+
+def _flag(size):
+    return f"{size[0]},{size[1]}"

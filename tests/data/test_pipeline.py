@@ -1,5 +1,6 @@
 """make_dataset, augmentation, class frequencies, and the TFRecord converter."""
 
+import re
 import subprocess
 import sys
 
@@ -193,3 +194,19 @@ def test_fused_photometric_jitter_shifts_brightness_and_keeps_channel_means_unde
     factor = factor[np.isfinite(factor)]
     np.testing.assert_allclose(factor, factor.flat[0], rtol=1e-3)  # one contrast factor
     assert 0.5 <= factor.flat[0] <= 1.5 and abs(factor.flat[0] - 1) > 1e-3
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (dict(min_scale=2.0, max_scale=1.0), "--min_scale=2.0 --max_scale=1.0 are not valid"),
+        (dict(min_scale=0.0), "--min_scale=0.0 --max_scale=2.0 are not valid"),
+        (dict(brightness=-1), "--brightness=-1 is not valid; expected a value of at least 0"),
+        (dict(contrast=1.0), "--contrast=1.0 is not valid; expected a value below 1"),
+        (dict(saturation=1.5), "--saturation=1.5 is not valid; expected a value below 1"),
+        (dict(hue=0.6), "--hue=0.6 is not valid; expected a value at most 0.5"),
+    ],
+)
+def test_bad_augmentation_ranges_name_their_flags(options, message):
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}"):
+        Augmentation(**options)
