@@ -29,11 +29,10 @@ def main(argv):
             split_cpu(FLAGS.cpu_devices)
         upgrade_run_folder(os.path.normpath(os.path.join(config.model_dir, worker_subdir())))
         scores = train(config, flags_text(FLAGS, TRAIN_FLAGS))
-    print(format_scores(scores))
-    print(
-        f"Best model (epoch {scores['best_epoch']}): {config.model_dir}/best.keras; "
-        f"metrics in {config.model_dir}/metrics.json"
-    )
+    if "per_class_iou" in scores:
+        print(format_scores(scores))
+    kept = "the last epoch, no validation" if scores.get("split") is None else f"epoch {scores['best_epoch']}"
+    print(f"Best model ({kept}): {config.model_dir}/best.keras; metrics in {config.model_dir}/metrics.json")
 
 
 if __name__ == "__main__":

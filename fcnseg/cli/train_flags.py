@@ -44,7 +44,12 @@ def define_train_flags(flag_values=flags.FLAGS):
         "Encoder weights: none, imagenet, or the path of a weights file.",
         flag_values=flag_values,
     )
-    flags.DEFINE_string("val_split", "val", "The split validated on after every epoch.", flag_values=flag_values)
+    flags.DEFINE_string(
+        "val_split",
+        "val",
+        "The split validated on after every epoch; empty for none (a final fit: best.keras is the last epoch).",
+        flag_values=flag_values,
+    )
     flags.DEFINE_list(
         "crop_size",
         ["512", "512"],

@@ -35,7 +35,8 @@ class TrainConfig:
         dataset: str. A name from `fcnseg.data.list_datasets()` or `tfds:<name>`.
         data_dir: str or None. The dataset's folder.
         dataset_options: dict. The dataset's own options.
-        train_split, val_split: str. The splits to train and validate on.
+        train_split, val_split: str. The splits to train and validate on (split expressions);
+            an empty `val_split` trains without validation: `best.keras` is the last epoch.
         crop_size: (height, width). Training crops; divisible by the model's factor.
         eval_size: (height, width) or None. Validation resize; None is full resolution.
         batch_size: int. The global batch, split across replicas.
@@ -169,7 +170,8 @@ class TrainConfig:
                 f"--model_option {', '.join(unknown)} does not apply to --model={self.model}; its options: {valid}."
             )
         split_expressions.check(self.train_split, "--split")
-        split_expressions.check(self.val_split, "--val_split")
+        if self.val_split:
+            split_expressions.check(self.val_split, "--val_split")
         for name in ("batch_size", "epochs", "steps_per_execution"):
             _check_at_least(name, getattr(self, name), 1)
         for name in (

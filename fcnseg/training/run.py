@@ -91,7 +91,9 @@ def _fit(config, spec, strategy, teacher, out_dir, done, verbose):
         keras.utils.set_random_seed(config.seed)
     options = config.dataset_options
     train_source = data.open_source(config.dataset, config.data_dir, config.train_split, **options)
-    val_source = data.open_source(config.dataset, config.data_dir, config.val_split, **options)
+    val_source = None
+    if config.val_split:
+        val_source = data.open_source(config.dataset, config.data_dir, config.val_split, **options)
     steps_per_epoch = config.steps_per_epoch or _one_pass(train_source, config)
     weights = class_weights(config, spec, out_dir)
     train_data = make_dataset(
@@ -103,9 +105,11 @@ def _fit(config, spec, strategy, teacher, out_dir, done, verbose):
         cache=config.cache,
         seed=config.seed,
     ).repeat()
-    val_data = make_dataset(
-        val_source, training=False, batch_size=config.batch_size, eval_size=config.eval_size, cache=config.cache
-    )
+    val_data = None
+    if val_source is not None:
+        val_data = make_dataset(
+            val_source, training=False, batch_size=config.batch_size, eval_size=config.eval_size, cache=config.cache
+        )
 
     with strategy.scope():
         model = _build_model(config, spec.num_classes, teacher)
@@ -150,7 +154,10 @@ def _fit(config, spec, strategy, teacher, out_dir, done, verbose):
             f"{strategy.num_replicas_in_sync} replica(s), {steps_per_epoch} steps per epoch, from epoch {done + 1}."
         )
         print(f"Training split {split_expressions.describe(train_source, config.train_split)}")
-        print(f"Validation split {split_expressions.describe(val_source, config.val_split)}", flush=True)
+        if val_source is None:
+            print("No validation split (--val_split is empty): best.keras is the last epoch.", flush=True)
+        else:
+            print(f"Validation split {split_expressions.describe(val_source, config.val_split)}", flush=True)
     callbacks = _callbacks(config, spec, out_dir, val_source, done)
     fit = dict(
         x=train_data,
@@ -182,6 +189,8 @@ def _fit(config, spec, strategy, teacher, out_dir, done, verbose):
         )
         raise NonFiniteLossError(f"{diverged} Training stopped; {kept}.")
 
+    if val_source is None:
+        return _write_metrics(out_dir, _unvalidated_result(config, out_dir))
     inference_model(model).load_weights(os.path.join(out_dir, run_dir.BEST_MODEL))
     scores = model.evaluate(val_data, verbose=verbose, return_dict=True)
     result = {
@@ -193,6 +202,25 @@ def _fit(config, spec, strategy, teacher, out_dir, done, verbose):
         "loss": scores["loss"],
         **metrics.confusion_scores(mean_iou.total_cm.numpy(), spec.class_names),
     }
+    return _write_metrics(out_dir, result)
+
+
+def _unvalidated_result(config, out_dir):
+    """The metrics of a run without validation: what it trained, and its last epoch's training logs."""
+    last = run_dir.last_log_row(out_dir)
+    return {
+        "model": config.model,
+        "dataset": config.dataset,
+        "split": None,
+        "validation": "none: --val_split was empty, so best.keras is the last epoch",
+        "epochs": config.epochs,
+        "best_epoch": config.epochs,
+        "train_loss": float(last["loss"]),
+        "train_mean_iou_on_crops": float(last["mean_iou"]),
+    }
+
+
+def _write_metrics(out_dir, result):
     files.write_text(os.path.join(out_dir, run_dir.METRICS_FILE), json.dumps(result, indent=2))
     return result
 
@@ -233,7 +261,7 @@ def _one_pass(source, config):
 def _callbacks(config, spec, out_dir, val_source, done):
     run_dir.truncate_log(out_dir, done)
     callbacks = [ImagesPerSecond(config.batch_size), StopOnNonFiniteLoss()]
-    if config.tensorboard_images:
+    if config.tensorboard_images and val_source is not None:
         first = make_dataset(
             val_source, training=False, batch_size=config.tensorboard_images, eval_size=config.eval_size
         )
@@ -243,7 +271,9 @@ def _callbacks(config, spec, out_dir, val_source, done):
         keras.callbacks.TensorBoard(os.path.join(out_dir, "tensorboard"), write_graph=False),
         EpochLog(out_dir),
         AtomicModelCheckpoint(os.path.join(out_dir, run_dir.LAST_MODEL)),
-        AtomicModelCheckpoint(
+        AtomicModelCheckpoint(os.path.join(out_dir, run_dir.BEST_MODEL))
+        if val_source is None
+        else AtomicModelCheckpoint(
             os.path.join(out_dir, run_dir.BEST_MODEL),
             monitor=run_dir.MONITOR,
             mode="max",

@@ -146,6 +146,12 @@ def best_epoch(out_dir):
     return int(best["epoch"]) + 1 if best else None
 
 
+def last_log_row(out_dir):
+    """The last epoch's row of `log.csv` (a dict of strings), or None."""
+    rows = _log_rows(out_dir)
+    return rows[-1] if rows else None
+
+
 def _log_rows(out_dir):
     path = os.path.join(out_dir, LOG_FILE)
     if not os.path.exists(path):

@@ -134,10 +134,18 @@ def test_tfrecord_slices_follow_the_order_the_records_were_written_in(tmp_path):
         (lambda split: EvalConfig(model="m.keras", dataset="camvid", split=split), "--split"),
     ],
 )
-@pytest.mark.parametrize("expression", ["train[:90]%", "train[", "train[a:b]", ""])
+@pytest.mark.parametrize("expression", ["train[:90]%", "train[", "train[a:b]"])
 def test_a_bad_expression_is_refused_naming_its_flag(make_config, flag, expression):
     with pytest.raises(ValueError, match=rf"^{flag}='{re.escape(expression)}' is not a valid split"):
         make_config(expression)
+
+
+def test_only_the_validation_split_may_be_empty():
+    assert TrainConfig(model_dir="run", model="unet", val_split="").val_split == ""  # trains without validation
+    with pytest.raises(ValueError, match="^--split='' is not a valid split"):
+        TrainConfig(model_dir="run", model="unet", train_split="")
+    with pytest.raises(ValueError, match="^--split='' is not a valid split"):
+        EvalConfig(model="m.keras", dataset="camvid", split="")
 
 
 def test_an_expression_that_selects_nothing_or_shards_is_refused():

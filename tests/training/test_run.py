@@ -116,3 +116,20 @@ def test_sqrt_median_frequency_weights_are_the_square_roots_of_median_frequency(
     assert max(full) / min(w for w in full if w > 0) > 2  # far enough apart for the root to show
     assert root == pytest.approx(np.sqrt(full).tolist())
     assert list(json.loads((tmp_path / "sqrt" / "class_weights.json").read_text()).values()) == pytest.approx(root)
+
+
+def test_a_run_without_validation_keeps_the_last_epoch_and_resumes(tmp_path):
+    config = _config(tmp_path, val_split="", epochs=2, tensorboard_images=2)
+    scores = run.train(config, verbose=0)
+    folder = tmp_path / "run"
+    saved = json.loads((folder / "metrics.json").read_text())
+    assert saved == scores and saved["split"] is None and saved["validation"].startswith("none")
+    assert saved["best_epoch"] == 2 and saved["train_mean_iou_on_crops"] >= 0
+    best, last = (keras.saving.load_model(folder / name) for name in ("best.keras", "last.keras"))
+    for kept, final in zip(best.get_weights(), last.get_weights()):
+        np.testing.assert_array_equal(kept, final)
+    header = (folder / "log.csv").read_text().splitlines()[0]
+    assert "loss" in header and "val_" not in header
+    assert (folder / "tensorboard").is_dir() and not (folder / "tensorboard" / "validation").exists()
+    resumed = run.train(dataclasses.replace(config, epochs=3), verbose=0)
+    assert resumed["best_epoch"] == 3 and len((folder / "log.csv").read_text().splitlines()) == 4
