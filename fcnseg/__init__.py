@@ -20,11 +20,20 @@ __version__ = "0.1.0"
 # metrics, schedule) under the name "fcnseg", so `keras.saving.load_model` finds them after
 # `import fcnseg`: Keras' serialisation registry, the one deliberate import side effect.
 from fcnseg.deploy import ExportConfig  # noqa: E402
-from fcnseg.inference import EvalConfig, PredictConfig, Segmenter, Tiling, load_segmenter, segment  # noqa: E402
+from fcnseg.inference import (  # noqa: E402
+    AugmentedSegmenter,
+    EvalConfig,
+    PredictConfig,
+    Segmenter,
+    Tiling,
+    load_segmenter,
+    segment,
+)
 from fcnseg.models import build_model, list_models  # noqa: E402
 from fcnseg.training import TrainConfig  # noqa: E402
 
 __all__ = [
+    "AugmentedSegmenter",
     "EvalConfig",
     "ExportConfig",
     "PredictConfig",

@@ -13,7 +13,7 @@ run_config.json), with any dataset flag given here replacing the run's.
 
 from absl import app, flags
 
-from fcnseg.cli import define_tiling_flags, one_line_errors, start, tiling_from_flags
+from fcnseg.cli import define_tiling_flags, one_line_errors, start, tiling_from_flags, tta_from_flags
 from fcnseg.cli.dataset_flags import dataset_from_flags, define_dataset_flags
 from fcnseg.cli.train_flags import run_config
 from fcnseg.inference.evaluation import EvalConfig, evaluate
@@ -46,6 +46,7 @@ def config_from_flags(values):
         output_dir=values.output_dir,
         batch_size=values.batch_size,
         tiling=tiling_from_flags(values),
+        **tta_from_flags(values),
         cityscapes_label_ids=values.cityscapes_label_ids,
     )
 
@@ -55,6 +56,15 @@ def main(argv):
     with one_line_errors():
         scores = evaluate(config_from_flags(FLAGS))
     print(format_scores(scores))
+    print(f"{scores['ms_per_image']:.1f} ms per image")
+    if "tta" in scores:
+        augmented = scores["tta"]
+        flip = " and flip" if augmented["flip"] else ""
+        print(
+            f"With test-time augmentation (scales {','.join(f'{s:g}' for s in augmented['scales'])}{flip}): mean IoU "
+            f"{augmented['mean_iou']:.4f} ({augmented['mean_iou'] - scores['mean_iou']:+.4f}), "
+            f"{augmented['ms_per_image']:.1f} ms per image"
+        )
     if FLAGS.output_dir:
         print(f"Metrics and confusion matrix in {FLAGS.output_dir}/")
 

@@ -12,7 +12,7 @@ cut into overlapping windows with --window.
 from absl import app, flags
 
 from fcnseg import data
-from fcnseg.cli import define_tiling_flags, one_line_errors, start, tiling_from_flags
+from fcnseg.cli import define_tiling_flags, one_line_errors, start, tiling_from_flags, tta_from_flags
 from fcnseg.cli.dataset_flags import dataset_from_flags, define_dataset_flags
 from fcnseg.inference.prediction import IMAGE_FORMATS, VIEWS, PredictConfig, predict
 
@@ -46,6 +46,7 @@ def config_from_flags(values):
         image_format=values.image_format,
         batch_size=values.batch_size,
         tiling=tiling_from_flags(values),
+        **tta_from_flags(values),
     )
 
 

@@ -137,7 +137,8 @@ def size_flag(items):
 
 
 def define_tiling_flags():
-    """Defines --resize, --window and --overlap: how images meet the model's input size (see `Tiling`)."""
+    """Defines --resize, --window and --overlap: how images meet the model's input size (see `Tiling`); and
+    --tta_scales and --tta_flip, test-time augmentation at that size."""
     flags.DEFINE_list(
         "resize",
         [],
@@ -151,6 +152,22 @@ def define_tiling_flags():
         "use their size). Otherwise images are padded to a multiple of 32.",
     )
     flags.DEFINE_float("overlap", 0.25, "Overlap of neighbouring windows, a fraction of their size.")
+    flags.DEFINE_list(
+        "tta_scales",
+        [],
+        "Test-time augmentation: also run the model at these sizes relative to the size it runs at (the resized "
+        "image, each window or the padded image), e.g. 0.75,1,1.25, and average the probabilities.",
+    )
+    flags.DEFINE_bool("tta_flip", False, "Test-time augmentation: also run every scale mirrored left to right.")
+
+
+def tta_from_flags(values):
+    """The `tta_scales` (a tuple of floats, empty for none) and `tta_flip` of parsed flags."""
+    try:
+        scales = tuple(float(scale) for scale in values.tta_scales)
+    except ValueError:
+        raise ValueError(f"--tta_scales={','.join(values.tta_scales)} is not valid; expected numbers, e.g. 0.75,1,1.25.")
+    return {"tta_scales": scales, "tta_flip": values.tta_flip}
 
 
 def tiling_from_flags(values):

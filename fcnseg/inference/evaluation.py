@@ -1,12 +1,14 @@
 """Scoring a saved model on a dataset split: `EvalConfig` in, scores and their files out.
 
 Every prediction is compared with its label at the label's own resolution: the model
-sees the image padded to a multiple of 32 (or resized, or in sliding windows, see
-`Tiling`) and its probabilities are brought back to the label's size. Pixels labelled
-255 are left out. `output_dir` receives:
+sees the image as `Tiling` says (by default as it was trained: resized to its recorded frame
+size, or padded to a multiple of 32) and its probabilities are brought back to the label's
+size. Pixels labelled 255 are left out. With `tta_scales` or `tta_flip` the split is also
+scored with test-time augmentation (`AugmentedSegmenter`), and both figures are kept, each
+with its time per image. `output_dir` receives:
 
 - `metrics.json`: mean IoU, frequency-weighted IoU, pixel accuracy, and per class the
-  IoU, precision and recall;
+  IoU, precision and recall, and ms per image; the same under `tta` with augmentation;
 - `confusion.npy` (rows: true class, columns: predicted class; pixel counts) and
   `confusion.png` (the same, each row normalised, with class names);
 - with `cityscapes_label_ids`, `label_ids/<city>/<image name>.png`: each prediction as
@@ -16,6 +18,7 @@ sees the image padded to a multiple of 32 (or resized, or in sliding windows, se
 import dataclasses
 import json
 import pathlib
+import time
 from typing import Optional
 
 import keras
@@ -23,6 +26,7 @@ import numpy as np
 
 from fcnseg import data, files
 from fcnseg.data import split_expressions
+from fcnseg.inference.augmented import AugmentedSegmenter
 from fcnseg.inference.label_ids import write_label_ids
 from fcnseg.inference.segmenter import load_segmenter
 from fcnseg.inference.tiling import Tiling, describe_default, masks, same_size_batches
@@ -42,6 +46,8 @@ class EvalConfig:
     batch_size: int = 4
     tiling: Optional[Tiling] = None
     cityscapes_label_ids: bool = False
+    tta_scales: tuple = ()
+    tta_flip: bool = False
 
     def __post_init__(self):
         split_expressions.check(self.split, "--split")
@@ -70,17 +76,25 @@ def evaluate(config, verbose=1):
         print(f"Evaluating on {config.dataset} split {split_expressions.describe(source, config.split)}", flush=True)
         if config.tiling is None and describe_default(segmenter):
             print(describe_default(segmenter), flush=True)
+    runs = {"plain": segmenter}
+    if config.tta_scales or config.tta_flip:
+        runs["tta"] = AugmentedSegmenter(segmenter, config.tta_scales or (1.0,), config.tta_flip)
     write_label_ids = _label_id_writer(source, config) if config.cityscapes_label_ids else None
-    confusion = np.zeros((spec.num_classes, spec.num_classes), np.int64)
+    confusions = {name: np.zeros((spec.num_classes, spec.num_classes), np.int64) for name in runs}
+    seconds = dict.fromkeys(runs, 0.0)
     progress = keras.utils.Progbar(source.size, unit_name="image", verbose=verbose)
     images = 0
     for batch_images, batch_labels in same_size_batches(source.load().as_numpy_iterator(), config.batch_size):
-        predicted = masks(segmenter, batch_images, config.tiling, config.batch_size)
-        for label, mask in zip(batch_labels, predicted):
-            confusion += confusion_matrix(label[..., 0], mask, spec.num_classes)
-            if write_label_ids:
+        for name, model in runs.items():
+            start = time.perf_counter()
+            predicted = masks(model, batch_images, config.tiling, config.batch_size)
+            seconds[name] += time.perf_counter() - start
+            for label, mask in zip(batch_labels, predicted):
+                confusions[name] += confusion_matrix(label[..., 0], mask, spec.num_classes)
+        if write_label_ids:  # the last run's masks: with test-time augmentation, its own
+            for mask in predicted:
                 write_label_ids(mask)
-        images += len(predicted)
+        images += len(batch_images)
         progress.update(images)
     if not images:
         raise ValueError(f"--dataset={config.dataset} --split={config.split} has no images.")
@@ -89,10 +103,18 @@ def evaluate(config, verbose=1):
         "dataset": config.dataset,
         "split": config.split,
         "images": images,
-        **confusion_scores(confusion, spec.class_names),
+        **confusion_scores(confusions["plain"], spec.class_names),
+        "ms_per_image": 1000 * seconds["plain"] / images,
     }
+    if "tta" in runs:
+        scores["tta"] = {
+            "scales": list(runs["tta"].scales),
+            "flip": runs["tta"].flip,
+            **confusion_scores(confusions["tta"], spec.class_names),
+            "ms_per_image": 1000 * seconds["tta"] / images,
+        }
     if config.output_dir is not None:
-        _write_results(pathlib.Path(config.output_dir), scores, confusion, spec.class_names)
+        _write_results(pathlib.Path(config.output_dir), scores, confusions["plain"], spec.class_names)
     return scores
 
 

@@ -30,6 +30,7 @@ from fcnseg import files
 from fcnseg.data.source import IMAGE_SUFFIXES, list_images
 from fcnseg.data.specs import DatasetSpec
 from fcnseg.inference.image_files import read_image, write_image
+from fcnseg.inference.augmented import AugmentedSegmenter
 from fcnseg.inference.label_ids import check_cityscapes_classes, write_label_ids
 from fcnseg.inference.segmenter import load_segmenter
 from fcnseg.inference.tiling import Tiling, describe_default, masks, same_size_batches
@@ -59,6 +60,7 @@ class PredictConfig:
         batch_size: int. Images, frames or windows run through the model at a time.
         tiling: Tiling or None. How images of other sizes than the model's meet it; None
             takes the model's own (`fcnseg.inference.tiling.model_tiling`).
+        tta_scales, tta_flip: test-time augmentation (`AugmentedSegmenter`); () and False for none.
     """
 
     model: str
@@ -71,6 +73,8 @@ class PredictConfig:
     image_format: str = "png"
     batch_size: int = 8
     tiling: Optional[Tiling] = None
+    tta_scales: tuple = ()
+    tta_flip: bool = False
 
     def __post_init__(self):
         unknown = [view for view in self.views if view not in VIEWS]
@@ -95,6 +99,8 @@ def predict(config, verbose=1):
     if not source.exists():
         raise FileNotFoundError(f"{source}: input not found; expected an image, a folder of images or a video.")
     segmenter = load_segmenter(config.model)
+    if config.tta_scales or config.tta_flip:
+        segmenter = AugmentedSegmenter(segmenter, config.tta_scales or (1.0,), config.tta_flip)
     spec = config.spec or segmenter.spec
     if spec is None:
         raise ValueError(

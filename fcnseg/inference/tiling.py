@@ -97,9 +97,9 @@ def segment(segmenter, images, tiling=None, batch_size=8):
             raise ValueError(
                 f"--resize={_flag(tiling.resize)} does not fit the model: it takes {_size(fixed)} images only."
             )
-        resized = _resize(images, tiling.resize).round().clip(0, 255).astype(np.uint8)
+        resized = resize_bilinear(images, tiling.resize).round().clip(0, 255).astype(np.uint8)
         scores = segmenter(resized) if fixed is not None else _padded_run(segmenter, resized, tiling.size_multiple)
-        return _resize(scores, (height, width))
+        return resize_bilinear(scores, (height, width))
     window = tiling.window or fixed
     if window is None:
         return _padded_run(segmenter, images, tiling.size_multiple)
@@ -198,7 +198,8 @@ def _starts(length, window, overlap):
     return [round(step * (length - window) / steps) for step in range(steps + 1)]
 
 
-def _resize(array, size):
+def resize_bilinear(array, size):
+    """`array` `[batch, height, width, channels]` resized to `size` (bilinear), as float32."""
     return tf.image.resize(np.asarray(array, np.float32), size, "bilinear").numpy()
 
 
