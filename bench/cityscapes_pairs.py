@@ -126,7 +126,8 @@ def _recipe_of(run):
 
 
 def recorded_runs(new_rows):
-    """The --results entries with `new_rows` merged in (replacing those of the same model and grouping); written back."""
+    """The --results entries with `new_rows` merged in (replacing entries of the same model and grouping);
+    written back."""
     path = pathlib.Path(FLAGS.results)
     rows = json.loads(path.read_text()) if path.is_file() else []
     keys = {(row["model"], row["grouping"]) for row in new_rows}

@@ -37,7 +37,8 @@ def main(argv):
         print(f"Converting {FLAGS.dataset} split {split_expressions.describe(source, FLAGS.split)}", flush=True)
         count = tfrecord.write(source.load(), source.spec, FLAGS.output, output_split, FLAGS.num_shards)
     renamed = f" as split {output_split}" if output_split != FLAGS.split else ""
-    print(f"Wrote {count} examples of {FLAGS.dataset} {FLAGS.split}{renamed} to {FLAGS.num_shards} shards in {FLAGS.output}")
+    shards = f"{FLAGS.num_shards} shards in {FLAGS.output}"
+    print(f"Wrote {count} examples of {FLAGS.dataset} {FLAGS.split}{renamed} to {shards}")
 
 
 if __name__ == "__main__":

@@ -20,7 +20,9 @@ from fcnseg.inference.evaluation import EvalConfig, evaluate
 from fcnseg.metrics import format_scores
 
 define_dataset_flags(split="val", dataset=None)
-flags.DEFINE_string("model", None, "The model: a .keras file, a SavedModel folder, a .tflite or an .onnx file.", required=True)
+flags.DEFINE_string(
+    "model", None, "The model: a .keras file, a SavedModel folder, a .tflite or an .onnx file.", required=True
+)
 flags.DEFINE_string("output_dir", None, "Folder for metrics.json, confusion.npy and confusion.png.")
 flags.DEFINE_integer("batch_size", 4, "Images (or sliding windows) run through the model at a time.")
 define_tiling_flags()

@@ -43,8 +43,10 @@ flags.DEFINE_list(
     f"Precisions: TFLite some of {', '.join(QUANTIZATIONS)}; ONNX some of {', '.join(ONNX_QUANTIZATIONS)}.",
 )
 flags.DEFINE_list(
-    "input_size", [], "TFLite input height,width (by default the model's frame size, else the run's --crop_size); fixes the ONNX "
-    "files' size too."
+    "input_size",
+    [],
+    "TFLite input height,width (by default the model's frame size, else the run's --crop_size); fixes the ONNX "
+    "files' size too.",
 )
 flags.DEFINE_bool("argmax", False, "TFLite files output the uint8 mask instead of the logits.")
 flags.DEFINE_bool("delegate_friendly", False, "TFLite: bilinear upsampling without half-pixel centres (for delegates).")

@@ -18,7 +18,9 @@ from fcnseg.inference.prediction import IMAGE_FORMATS, VIEWS, PredictConfig, pre
 
 define_dataset_flags(dataset=None, reads_data=False)
 define_tiling_flags()
-flags.DEFINE_string("model", None, "The model: a .keras file, a SavedModel folder, a .tflite or an .onnx file.", required=True)
+flags.DEFINE_string(
+    "model", None, "The model: a .keras file, a SavedModel folder, a .tflite or an .onnx file.", required=True
+)
 flags.DEFINE_string("input", None, "An image, a folder of images (searched recursively) or a video.", required=True)
 flags.DEFINE_string("output", None, "The folder to write pictures or videos to.", required=True)
 flags.DEFINE_list("views", ["overlay"], f"What to draw, some of: {', '.join(VIEWS)}.")

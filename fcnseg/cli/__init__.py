@@ -166,7 +166,9 @@ def tta_from_flags(values):
     try:
         scales = tuple(float(scale) for scale in values.tta_scales)
     except ValueError:
-        raise ValueError(f"--tta_scales={','.join(values.tta_scales)} is not valid; expected numbers, e.g. 0.75,1,1.25.")
+        raise ValueError(
+            f"--tta_scales={','.join(values.tta_scales)} is not valid; expected numbers, e.g. 0.75,1,1.25."
+        )
     return {"tta_scales": scales, "tta_flip": values.tta_flip}
 
 

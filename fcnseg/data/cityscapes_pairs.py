@@ -40,7 +40,9 @@ def source(data_dir, split, *, grouping=None, color_tolerance=COLOR_TOLERANCE):
     def decode(path):
         pair = read_image(path)
         width = tf.shape(pair)[1]
-        with tf.control_dependencies([fail_if(width % 2 != 0, path, ": width is odd; expected photo and label side by side")]):
+        with tf.control_dependencies(
+            [fail_if(width % 2 != 0, path, ": width is odd; expected photo and label side by side")]
+        ):
             half = width // 2
         photo, drawn = pair[:, :half], pair[:, half:]
         label = map_label_colors(drawn, colors, classes, path, color_tolerance, unknown_is_ignored=True)

@@ -44,7 +44,9 @@ class DatasetSpec:
             raise ValueError(f"Dataset {self.name!r} colours must be (r, g, b) triples in 0..255: {self.colors}.")
         if self.frame_size is not None:
             size = tuple(self.frame_size)
-            if len(size) != 2 or not all(isinstance(side, int) and not isinstance(side, bool) and side > 0 for side in size):
+            if len(size) != 2 or not all(
+                isinstance(side, int) and not isinstance(side, bool) and side > 0 for side in size
+            ):
                 raise ValueError(f"Dataset {self.name!r} frame_size must be [height, width], got {self.frame_size}.")
             object.__setattr__(self, "frame_size", size)
 

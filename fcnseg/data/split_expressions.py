@@ -95,7 +95,9 @@ def _concatenated(parts):
     first = sources[0]
     same_form = all((s.cheap_elements, s.files_sharded) == (first.cheap_elements, first.files_sharded) for s in sources)
     if not same_form:
-        sources = [s if not s.cheap_elements and not s.files_sharded else _examples(s.load(), s.spec, s.size) for s in sources]
+        sources = [
+            s if not s.cheap_elements and not s.files_sharded else _examples(s.load(), s.spec, s.size) for s in sources
+        ]
         first = sources[0]
     elements = first.elements
     for source in sources[1:]:
@@ -111,4 +113,3 @@ def _examples(examples, spec, size):
 
 def _sizes_text(sizes):
     return ", ".join(f"{name} {size}" for name, size in sizes.items())
-

@@ -43,7 +43,9 @@ class AugmentedSegmenter(Segmenter):
         size = images.shape[1:3]
         total = np.zeros((*images.shape[:3], self.num_classes), np.float32)
         for scale in self.scales:
-            scaled_size = tuple(max(SIZE_MULTIPLE, round(side * scale / SIZE_MULTIPLE) * SIZE_MULTIPLE) for side in size)
+            scaled_size = tuple(
+                max(SIZE_MULTIPLE, round(side * scale / SIZE_MULTIPLE) * SIZE_MULTIPLE) for side in size
+            )
             scaled = images if scaled_size == size else resize_bilinear(images, scaled_size).round().clip(0, 255)
             scaled = scaled.astype(np.uint8)
             for mirrored in (False, True) if self.flip else (False,):

@@ -49,7 +49,8 @@ def train(config, flags_text=None, verbose=1):
     named = ("none", *COMPUTED)
     if config.class_weights not in named and not os.path.isfile(config.class_weights):
         raise ValueError(
-            f"--class_weights={config.class_weights} is not valid; expected {', '.join(named)} or an existing JSON file."
+            f"--class_weights={config.class_weights} is not valid; expected {', '.join(named)} or an existing "
+            "JSON file."
         )
     out_dir = os.path.normpath(os.path.join(config.model_dir, worker_subdir()))
     os.makedirs(out_dir, exist_ok=True)
@@ -120,7 +121,7 @@ def _fit(config, spec, strategy, teacher, out_dir, done, verbose):
             config.warmup_steps,
             config.end_learning_rate,
         )
-        optimizer = make_optimizer(config.optimizer, schedule, config.momentum, config.weight_decay)
+        optimizer = make_optimizer(config.optimizer, schedule, config.momentum, config.weight_decay, config.ema)
         loss = SegmentationLoss(
             spec.num_classes,
             weights,
@@ -267,20 +268,34 @@ def _callbacks(config, spec, out_dir, val_source, done):
         )
         images = next(iter(first))[0].numpy()
         callbacks.append(ValidationImages(os.path.join(out_dir, "tensorboard"), images, spec.colors))
-    return callbacks + [
+    callbacks += [
         keras.callbacks.TensorBoard(os.path.join(out_dir, "tensorboard"), write_graph=False),
         EpochLog(out_dir),
-        AtomicModelCheckpoint(os.path.join(out_dir, run_dir.LAST_MODEL)),
-        AtomicModelCheckpoint(os.path.join(out_dir, run_dir.BEST_MODEL))
-        if val_source is None
-        else AtomicModelCheckpoint(
-            os.path.join(out_dir, run_dir.BEST_MODEL),
-            monitor=run_dir.MONITOR,
-            mode="max",
-            save_best_only=True,
-            initial_value_threshold=run_dir.best_so_far(out_dir),
-        ),
-        keras.callbacks.BackupAndRestore(
-            os.path.join(out_dir, run_dir.BACKUP_DIR), delete_checkpoint=False, double_checkpoint=True
-        ),
     ]
+    backup = keras.callbacks.BackupAndRestore(
+        os.path.join(out_dir, run_dir.BACKUP_DIR), delete_checkpoint=False, double_checkpoint=True
+    )
+    checkpoints = [
+        AtomicModelCheckpoint(os.path.join(out_dir, run_dir.LAST_MODEL)),
+        _best_checkpoint(out_dir, val_source),
+    ]
+    if config.ema is None:
+        return callbacks + checkpoints + [backup]
+    # Validation sees the averaged weights. At each epoch's end the backup saves the trained
+    # weights (the averages are in the optimizer's state, which it saves too); then the averages
+    # are swapped in for the checkpoints, and swapped out again as the next epoch begins.
+    return callbacks + [backup, keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] + checkpoints
+
+
+def _best_checkpoint(out_dir, val_source):
+    """`best.keras`: the best epoch by validation mean IoU, or the last one without validation."""
+    path = os.path.join(out_dir, run_dir.BEST_MODEL)
+    if val_source is None:
+        return AtomicModelCheckpoint(path)
+    return AtomicModelCheckpoint(
+        path,
+        monitor=run_dir.MONITOR,
+        mode="max",
+        save_best_only=True,
+        initial_value_threshold=run_dir.best_so_far(out_dir),
+    )

@@ -119,10 +119,14 @@ def test_tfrecord_slices_follow_the_order_the_records_were_written_in(tmp_path):
     records = data.open_source("tfrecord", tmp_path / "records", "train")
     assert _examples(records) == camvid[1:]
     assert _examples(data.open_source("tfrecord", tmp_path / "records", "train[2:5]")) == camvid[3:6]
-    unnamed = subprocess.run(command + ["--split=train[1:]", f"--output={tmp_path / 'x'}"], capture_output=True, text=True)
+    unnamed = subprocess.run(
+        command + ["--split=train[1:]", f"--output={tmp_path / 'x'}"], capture_output=True, text=True
+    )
     assert unnamed.returncode != 0
-    assert unnamed.stderr.strip().splitlines()[-1].startswith(
-        "error: --split=train[1:] is an expression; name the split it is written as with --output_split"
+    assert (
+        unnamed.stderr.strip()
+        .splitlines()[-1]
+        .startswith("error: --split=train[1:] is an expression; name the split it is written as with --output_split")
     )
 
 

@@ -69,7 +69,9 @@ def test_a_fixed_size_model_takes_the_flip_but_refuses_other_scales():
     images = np.zeros((1, 40, 40, 3), np.uint8)
     segment(AugmentedSegmenter(fixed, flip=True), images)  # through its 32x32 windows
     assert fixed.shapes and all(shape[1:3] == (32, 32) for shape in fixed.shapes)
-    with pytest.raises(ValueError, match=r"^--tta_scales=0.5,1 needs a model that takes any size; this one takes 32x32"):
+    with pytest.raises(
+        ValueError, match=r"^--tta_scales=0.5,1 needs a model that takes any size; this one takes 32x32"
+    ):
         AugmentedSegmenter(fixed, (0.5, 1))
     with pytest.raises(ValueError, match=r"^--tta_scales=0,1 is not valid"):
         AugmentedSegmenter(_Recorder(), (0, 1))

@@ -157,5 +157,7 @@ def test_label_ids_are_refused_for_videos_and_other_classes(tmp_path):
         match=r"^--views=label_ids needs a model of Cityscapes' 19 train classes \(no grouping\), not the classes of "
         r"cityscapes_4class \(5\)\.$",
     ):
-        predict(PredictConfig(four, str(tmp_path / "frame.png"), str(tmp_path / "out"), views=("label_ids",)), verbose=0)
+        predict(
+            PredictConfig(four, str(tmp_path / "frame.png"), str(tmp_path / "out"), views=("label_ids",)), verbose=0
+        )
     assert not (tmp_path / "out" / "label_ids").exists()
