@@ -133,3 +133,48 @@ def test_a_run_without_validation_keeps_the_last_epoch_and_resumes(tmp_path):
     assert (folder / "tensorboard").is_dir() and not (folder / "tensorboard" / "validation").exists()
     resumed = run.train(dataclasses.replace(config, epochs=3), verbose=0)
     assert resumed["best_epoch"] == 3 and len((folder / "log.csv").read_text().splitlines()) == 4
+
+
+class _AverageRecorder(keras.callbacks.Callback):
+    """Records the weights validation runs with, and at each epoch's end (after the checkpoints)
+    the model's trainable weights and the optimizer's moving averages; at train begin, the averages."""
+
+    def __init__(self):
+        super().__init__()
+        self.validated, self.at_epoch_end, self.averages_at_end, self.averages_at_begin = [], [], [], []
+
+    def _weights(self):
+        return [w.numpy().copy() for w in self.model.trainable_weights]
+
+    def _averages(self):
+        return [v.numpy().copy() for v in self.model.optimizer._model_variables_moving_average]
+
+    def on_train_begin(self, logs=None):
+        self.averages_at_begin.append(self._averages())
+
+    def on_test_begin(self, logs=None):
+        self.validated.append(self._weights())
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.at_epoch_end.append(self._weights())
+        self.averages_at_end.append(self._averages())
+
+
+def test_weight_averages_are_validated_saved_and_kept_on_resume(tmp_path, monkeypatch):
+    with pytest.raises(ValueError, match=r"^--ema=1.0 is not valid; expected a momentum in \(0, 1\)"):
+        _config(tmp_path, ema=1.0)
+    recorder = _AverageRecorder()
+    make_callbacks = run._callbacks
+    monkeypatch.setattr(run, "_callbacks", lambda *args: [*make_callbacks(*args), recorder])
+    config = _config(tmp_path, ema=0.5, epochs=1)
+    run.train(config, verbose=0)
+    saved = keras.saving.load_model(tmp_path / "run" / "last.keras").trainable_weights
+    averaged, trained = recorder.at_epoch_end[0], recorder.averages_at_end[0]  # swapped for the checkpoints
+    for validated, kept, checkpoint in zip(recorder.validated[0], averaged, saved):
+        np.testing.assert_array_equal(validated, kept)
+        np.testing.assert_array_equal(kept, checkpoint.numpy())
+    assert any(not np.allclose(a, t) for a, t in zip(averaged, trained))  # the average is not the trained weights
+
+    run.train(dataclasses.replace(config, epochs=2), verbose=0)  # resumes from the backup
+    for resumed, kept in zip(recorder.averages_at_begin[1], averaged):
+        np.testing.assert_array_equal(resumed, kept)  # the averages survive, back in the optimizer's state
