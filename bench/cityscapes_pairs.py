@@ -32,9 +32,10 @@ import tensorflow as tf
 from absl import app, flags, logging
 from machine import cpu_model
 from model_specs import spec_key
+from run_folders import finished_runs, merged_records
 from tflite_timing import file_ms, write_tflite
 
-from fcnseg import data, files
+from fcnseg import data
 from fcnseg.cli.train_flags import run_config
 from fcnseg.deploy.exporter import resized_images
 from fcnseg.inference.evaluation import EvalConfig, evaluate
@@ -128,26 +129,12 @@ def _recipe_of(run):
 def recorded_runs(new_rows):
     """The --results entries with `new_rows` merged in (replacing entries of the same model and grouping);
     written back."""
-    path = pathlib.Path(FLAGS.results)
-    rows = json.loads(path.read_text()) if path.is_file() else []
-    keys = {(row["model"], row["grouping"]) for row in new_rows}
-    rows = [row for row in rows if (row["model"], row["grouping"]) not in keys] + new_rows
-    rows.sort(key=lambda row: (row["grouping"] or "", row["model"]))
-    if new_rows:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        files.write_text(path, json.dumps(rows, indent=2) + "\n")
-    return rows
+    return merged_records(FLAGS.results, new_rows, key=lambda row: (row["grouping"] or "", row["model"]))
 
 
 def main(argv):
     del argv
-    folders = sorted(folder for pattern in FLAGS.runs for folder in glob.glob(pattern))
-    missing = [pattern for pattern in FLAGS.runs if not glob.glob(pattern)]
-    if missing:
-        sys.exit(f"error: --runs {', '.join(missing)} matches no folder.")
-    unfinished = [folder for folder in folders if not os.path.isfile(os.path.join(folder, "metrics.json"))]
-    if unfinished:
-        sys.exit(f"error: --runs {', '.join(unfinished)} holds no finished run (no metrics.json).")
+    folders = finished_runs(FLAGS.runs)
     with tempfile.TemporaryDirectory() as temporary:
         rows = recorded_runs([score(run, pathlib.Path(temporary)) for run in folders])
     print(f"Command: python {shlex.join(sys.argv)}\n")

@@ -32,7 +32,6 @@ against the int8 latency that this invocation measured for the same model and op
 """
 
 import datetime
-import glob
 import json
 import os
 import pathlib
@@ -47,10 +46,11 @@ from absl import app, flags, logging
 from flops import forward_flops
 from machine import cpu_model
 from model_specs import exit_unless_valid, model_spec, random_model, spec_key
+from run_folders import finished_runs, merged_records
 from tflite_timing import camvid_frames, rounds_cell, time_files, time_tflite, write_tflite
 
 import fcnseg
-from fcnseg import data, files
+from fcnseg import data
 from fcnseg.cli.train_flags import run_config
 from fcnseg.inference.evaluation import EvalConfig, evaluate
 from fcnseg.inference.segmenter import load_keras_model
@@ -146,14 +146,7 @@ def val_mean_iou(model, tiling):
 
 def recorded_runs(new_rows):
     """The --results entries with `new_rows` merged in (replacing entries of the same model); written back."""
-    path = pathlib.Path(FLAGS.results)
-    rows = json.loads(path.read_text()) if path.is_file() else []
-    rows = [row for row in rows if row["model"] not in {new["model"] for new in new_rows}] + new_rows
-    rows.sort(key=lambda row: row["model"])
-    if new_rows:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        files.write_text(path, json.dumps(rows, indent=2) + "\n")
-    return rows
+    return merged_records(FLAGS.results, new_rows, key=lambda row: row["model"])
 
 
 def cityscapes_points():
@@ -208,13 +201,7 @@ def draw(camvid, cityscapes, path):
 def main(argv):
     del argv
     exit_unless_valid(FLAGS.models, FLAGS.quantize)
-    folders = sorted(folder for pattern in FLAGS.runs for folder in glob.glob(pattern))
-    missing = [pattern for pattern in FLAGS.runs if not glob.glob(pattern)]
-    if missing:
-        sys.exit(f"error: --runs {', '.join(missing)} matches no folder.")
-    unfinished = [folder for folder in folders if not os.path.isfile(os.path.join(folder, "metrics.json"))]
-    if unfinished:
-        sys.exit(f"error: --runs {', '.join(unfinished)} holds no finished run (no metrics.json).")
+    folders = finished_runs(FLAGS.runs)
     for folder in [folder for folder in folders if run_config(folder).dataset != "camvid"]:
         logging.info("Leaving out %s: not a CamVid run (bench/cityscapes_pairs.py scores the pairs' runs).", folder)
         folders.remove(folder)
