@@ -6,7 +6,7 @@ Badrinarayanan et al., "SegNet", TPAMI 2017. Labels are index PNGs; 11 is void.
 """
 
 from fcnseg.data.decode import index_pair_decoder, index_table
-from fcnseg.data.source import check_split, existing_dir, file_pairs_source, list_images, pair_with_labels
+from fcnseg.data.source import FileLayout, check_split, existing_dir, list_images
 from fcnseg.data.specs import IGNORE_LABEL, DatasetSpec
 
 SPLITS = ("train", "val", "test")
@@ -30,17 +30,30 @@ SPEC = DatasetSpec(
 )
 _VOID = 11
 _TABLE = index_table(SPEC.num_classes, ignored=(_VOID, IGNORE_LABEL))
+VALID_VALUES = "0..10, 11 (void) or 255"
 
 
 def spec(data_dir=None):
     return SPEC
 
 
-def source(data_dir, split, *, skip_bad_files=False):
+def layout(data_dir, split):
     """CamVid's `split` under `data_dir`: images in `<split>/`, labels of the same name in `<split>annot/`."""
     check_split("camvid", split, SPLITS)
     images = existing_dir(existing_dir(data_dir, "CamVid") / split, f"CamVid {split} images")
     labels = existing_dir(images.parent / f"{split}annot", f"CamVid {split} labels")
-    pairs = pair_with_labels(list_images(images), lambda image: labels / image.name, f"camvid {split} ({images})")
-    decode = index_pair_decoder(_TABLE, "0..10, 11 (void) or 255")
-    return file_pairs_source(SPEC, pairs, decode, f"camvid {split}", skip_bad_files)
+    decode = index_pair_decoder(_TABLE, VALID_VALUES)
+    return FileLayout(
+        SPEC,
+        list_images(images),
+        lambda image: labels / image.name,
+        list_images(labels),
+        decode,
+        "index",
+        f"camvid {split} ({images})",
+    )
+
+
+def source(data_dir, split, *, skip_bad_files=False):
+    """CamVid's `split` under `data_dir` (see `layout`)."""
+    return layout(data_dir, split).source(skip_bad_files)

@@ -12,12 +12,14 @@ import pathlib
 from cityscapesscripts.helpers.labels import labels as CITYSCAPES_LABELS
 
 from fcnseg.data.decode import index_pair_decoder
-from fcnseg.data.source import check_split, existing_dir, file_pairs_source, list_images, pair_with_labels
+from fcnseg.data.source import FileLayout, check_split, existing_dir, list_images
 from fcnseg.data.specs import IGNORE_LABEL, DatasetSpec
 
 SPLITS = ("train", "val", "test")
 _GROUPINGS_FILE = pathlib.Path(__file__).with_name("groupings.json")
-_TRAIN_LABELS = sorted((label for label in CITYSCAPES_LABELS if 0 <= label.trainId < IGNORE_LABEL), key=lambda l: l.trainId)
+_TRAIN_LABELS = sorted(
+    (label for label in CITYSCAPES_LABELS if 0 <= label.trainId < IGNORE_LABEL), key=lambda l: l.trainId
+)
 _LABEL_IDS = [label for label in CITYSCAPES_LABELS if label.id >= 0]
 
 
@@ -30,7 +32,9 @@ def groupings():
 def spec(data_dir=None, *, grouping=None):
     """The 19 Cityscapes train classes, or the classes of a named grouping."""
     if grouping is None:
-        return DatasetSpec("cityscapes", [label.name for label in _TRAIN_LABELS], [label.color for label in _TRAIN_LABELS])
+        return DatasetSpec(
+            "cityscapes", [label.name for label in _TRAIN_LABELS], [label.color for label in _TRAIN_LABELS]
+        )
     group = _grouping(grouping)
     names = [group["background"], *group["classes"]]
     first_member = {label.name: label.color for label in _TRAIN_LABELS}
@@ -80,7 +84,7 @@ def _grouping(name):
     return groupings()[name]
 
 
-def source(data_dir, split, *, grouping=None, skip_bad_files=False):
+def layout(data_dir, split, *, grouping=None):
     """Cityscapes' `split`: `leftImg8bit/<split>/<city>/*_leftImg8bit.png` and their `*_gtFine_labelIds.png`."""
     check_split("cityscapes", split, SPLITS)
     root = existing_dir(data_dir, "Cityscapes")
@@ -91,6 +95,18 @@ def source(data_dir, split, *, grouping=None, skip_bad_files=False):
         stem = image.name[: -len("_leftImg8bit.png")]
         return labels / image.parent.name / f"{stem}_gtFine_labelIds.png"
 
-    pairs = pair_with_labels(list_images(images, "*/*_leftImg8bit.png"), label_of, f"cityscapes {split} ({images})")
     decode = index_pair_decoder(train_id_of_label_id(grouping), "a Cityscapes label id 0..33")
-    return file_pairs_source(spec(grouping=grouping), pairs, decode, f"cityscapes {split}", skip_bad_files)
+    return FileLayout(
+        spec(grouping=grouping),
+        list_images(images, "*/*_leftImg8bit.png"),
+        label_of,
+        list_images(labels, "*/*_gtFine_labelIds.png"),
+        decode,
+        "index",
+        f"cityscapes {split} ({images})",
+    )
+
+
+def source(data_dir, split, *, grouping=None, skip_bad_files=False):
+    """Cityscapes' `split` (see `layout`)."""
+    return layout(data_dir, split, grouping=grouping).source(skip_bad_files)

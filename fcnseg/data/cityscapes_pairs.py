@@ -12,7 +12,7 @@ import tensorflow as tf
 
 from fcnseg.data import cityscapes
 from fcnseg.data.decode import check_same_size, fail_if, map_label_colors, read_image
-from fcnseg.data.source import check_split, existing_dir, list_images, mapped_source
+from fcnseg.data.source import FileLayout, check_split, existing_dir, list_images
 
 SPLITS = ("train", "val")
 # Every photo: a 2048x1024 Cityscapes frame squeezed to a square, so a model trained on them sees
@@ -28,11 +28,11 @@ def spec(data_dir=None, *, grouping=None):
     return dataclasses.replace(cityscapes.spec(grouping=grouping), frame_size=PHOTO_SIZE)
 
 
-def source(data_dir, split, *, grouping=None, color_tolerance=COLOR_TOLERANCE):
-    """The side-by-side JPEGs of `split` under `data_dir`."""
+def layout(data_dir, split, *, grouping=None, color_tolerance=COLOR_TOLERANCE):
+    """The side-by-side JPEGs of `split` under `data_dir`; each file holds its label."""
     check_split("cityscapes_pairs", split, SPLITS)
     folder = existing_dir(existing_dir(data_dir, "Cityscapes pairs") / split, f"Cityscapes pairs {split}")
-    paths = [str(path) for path in list_images(folder) if path.suffix.lower() in (".jpg", ".jpeg")]
+    paths = [path for path in list_images(folder) if path.suffix.lower() in (".jpg", ".jpeg")]
     if not paths:
         raise FileNotFoundError(f"{folder}: no .jpg image pairs found.")
     colors, classes = cityscapes.class_colors(grouping)
@@ -48,4 +48,9 @@ def source(data_dir, split, *, grouping=None, color_tolerance=COLOR_TOLERANCE):
         label = map_label_colors(drawn, colors, classes, path, color_tolerance, unknown_is_ignored=True)
         return check_same_size(photo, label, path, path)
 
-    return mapped_source(spec(grouping=grouping), tf.data.Dataset.from_tensor_slices(paths), decode, len(paths))
+    return FileLayout(spec(grouping=grouping), paths, None, [], decode, "jpeg_color", f"cityscapes_pairs {split}")
+
+
+def source(data_dir, split, *, grouping=None, color_tolerance=COLOR_TOLERANCE):
+    """The side-by-side JPEGs of `split` under `data_dir` (see `layout`)."""
+    return layout(data_dir, split, grouping=grouping, color_tolerance=color_tolerance).source()

@@ -15,7 +15,7 @@ pixels to ignore). Images must have distinct stems.
 import json
 
 from fcnseg.data.decode import color_pair_decoder, index_pair_decoder, index_table
-from fcnseg.data.source import existing_dir, file_pairs_source, list_images, pair_with_labels
+from fcnseg.data.source import FileLayout, existing_dir, list_images
 from fcnseg.data.specs import CLASSES_FILE, DatasetSpec
 
 MASK_FORMATS = ("index", "color")
@@ -36,7 +36,7 @@ def _mask_format(classes_file):
     return mask_format
 
 
-def source(data_dir, split, *, skip_bad_files=False):
+def layout(data_dir, split):
     """Images and masks of `split` under `data_dir`, paired by stem."""
     root = existing_dir(data_dir, "dataset")
     dataset_spec = spec(root)
@@ -55,11 +55,25 @@ def source(data_dir, split, *, skip_bad_files=False):
     repeated = sorted({stem for stem in stems if stems.count(stem) > 1})
     if repeated:
         raise ValueError(f"{images}: several images share the stem {repeated[0]!r}, so they would share one mask.")
-    pairs = pair_with_labels(image_paths, lambda image: masks / f"{image.stem}.png", f"folder {split} ({images})")
-    if _mask_format(root / CLASSES_FILE) == "index":
+    mask_format = _mask_format(root / CLASSES_FILE)
+    if mask_format == "index":
         n = dataset_spec.num_classes
         decode = index_pair_decoder(index_table(n), f"0..{n - 1} or 255")
     else:
         classes = list(range(dataset_spec.num_classes))
         decode = color_pair_decoder(dataset_spec.colors, classes, _COLOR_TOLERANCE, unknown_is_ignored=False)
-    return file_pairs_source(dataset_spec, pairs, decode, f"folder {split}", skip_bad_files)
+    label_files = [path for path in masks.iterdir() if path.suffix.lower() == ".png"]
+    return FileLayout(
+        dataset_spec,
+        image_paths,
+        lambda image: masks / f"{image.stem}.png",
+        sorted(label_files),
+        decode,
+        mask_format,
+        f"folder {split} ({images})",
+    )
+
+
+def source(data_dir, split, *, skip_bad_files=False):
+    """Images and masks of `split` under `data_dir` (see `layout`)."""
+    return layout(data_dir, split).source(skip_bad_files)

@@ -10,7 +10,7 @@ validation split, so `val` holds every fifth training image (sorted by name) and
 import re
 
 from fcnseg.data.decode import color_pair_decoder
-from fcnseg.data.source import check_split, existing_dir, file_pairs_source, list_images, pair_with_labels
+from fcnseg.data.source import FileLayout, check_split, existing_dir, list_images
 from fcnseg.data.specs import IGNORE_LABEL, DatasetSpec
 
 SPLITS = ("train", "val", "trainval")
@@ -35,7 +35,7 @@ def _check_target(target):
         raise ValueError(f"target={target!r} is not valid for kitti_road; expected one of {', '.join(TARGETS)}.")
 
 
-def source(data_dir, split, *, target="road", skip_bad_files=False):
+def layout(data_dir, split, *, target="road"):
     """KITTI Road's `split` of the training images; `data_dir` holds `data_road/` or is it."""
     _check_target(target)
     if split == "test":
@@ -48,7 +48,9 @@ def source(data_dir, split, *, target="road", skip_bad_files=False):
     if (root / "data_road").is_dir():
         root = root / "data_road"
     images_dir = existing_dir(root / "training" / "image_2", "KITTI Road training images (data_road/training/image_2)")
-    labels_dir = existing_dir(root / "training" / "gt_image_2", "KITTI Road ground truth (data_road/training/gt_image_2)")
+    labels_dir = existing_dir(
+        root / "training" / "gt_image_2", "KITTI Road ground truth (data_road/training/gt_image_2)"
+    )
     images = [image for category in _CATEGORIES[target] for image in list_images(images_dir, f"{category}_*.png")]
     images = sorted(images)
     if split != "trainval":
@@ -60,6 +62,13 @@ def source(data_dir, split, *, target="road", skip_bad_files=False):
             raise ValueError(f"{image}: not named as KITTI Road names images (um_000000.png, umm_..., uu_...).")
         return labels_dir / f"{match[1]}_{target}_{match[2]}.png"
 
-    pairs = pair_with_labels(images, label_of, f"kitti_road {split} ({images_dir})")
     decode = color_pair_decoder(_GT_COLORS, _GT_CLASSES, _COLOR_TOLERANCE, unknown_is_ignored=False)
-    return file_pairs_source(spec(target=target), pairs, decode, f"kitti_road {split}", skip_bad_files)
+    labels = list_images(labels_dir, f"*_{target}_*.png")
+    return FileLayout(
+        spec(target=target), images, label_of, labels, decode, "color", f"kitti_road {split} ({images_dir})"
+    )
+
+
+def source(data_dir, split, *, target="road", skip_bad_files=False):
+    """KITTI Road's `split` (see `layout`)."""
+    return layout(data_dir, split, target=target).source(skip_bad_files)

@@ -102,6 +102,60 @@ def pair_with_labels(images, label_path_of, description):
     return pairs
 
 
+@dataclasses.dataclass(frozen=True)
+class FileLayout:
+    """One split of a dataset stored as files: where they are and how its reader reads them.
+
+    Readers of files describe a split so; `source` makes the `Source` that training and
+    evaluation read, and `python -m fcnseg.inspect` checks every file of it.
+
+    Args:
+        spec: DatasetSpec. The classes the labels map to.
+        images: list of Path. The split's images, in the reader's order.
+        label_of: callable or None. Image path -> the path its label must have; None if
+            each image file holds its label (the Cityscapes pairs).
+        label_files: list of Path. Every label file the layout holds for the split, so that
+            labels without an image can be found.
+        decode: callable. `decode(image_path, label_path)` (or `decode(path)` without
+            `label_of`) -> (image uint8 [H, W, 3], label int32 [H, W, 1]), the reader's mapping.
+        label_format: str. "index" (class values), "color" (lossless class colours) or
+            "jpeg_color" (colours blurred by JPEG, read by the nearest colour).
+        description: str. The dataset and split, for messages.
+    """
+
+    spec: DatasetSpec
+    images: list
+    label_of: Optional[Callable]
+    label_files: list
+    decode: Callable
+    label_format: str
+    description: str
+
+    def matched(self):
+        """(pairs of (image, label) paths, images without their label, labels without an image)."""
+        if self.label_of is None:
+            return [(image, None) for image in self.images], [], []
+        pairs, lonely_images = [], []
+        for image in self.images:
+            label = self.label_of(image)
+            if label.is_file():
+                pairs.append((image, label))
+            else:
+                lonely_images.append(image)
+        claimed = {label for _, label in pairs}
+        return pairs, lonely_images, [label for label in self.label_files if label not in claimed]
+
+    def source(self, skip_bad_files=False):
+        """The split as a `Source`; fails on the first image without its label."""
+        if self.label_of is None:
+            if not self.images:
+                raise FileNotFoundError(f"{self.description}: no images found.")
+            paths = [str(path) for path in self.images]
+            return mapped_source(self.spec, tf.data.Dataset.from_tensor_slices(paths), self.decode, len(paths))
+        pairs = pair_with_labels(self.images, self.label_of, self.description)
+        return file_pairs_source(self.spec, pairs, self.decode, self.description, skip_bad_files)
+
+
 def mapped_source(spec, elements, decode, size, **properties):
     """A `Source` whose `read` decodes each element on its own, in parallel."""
     return Source(spec, elements, lambda dataset: dataset.map(decode, tf.data.AUTOTUNE), size, **properties)
