@@ -42,6 +42,7 @@ __all__ = [
     "class_frequencies",
     "dataset_option_names",
     "dataset_spec",
+    "file_layouts",
     "list_datasets",
     "load",
     "make_dataset",
@@ -77,6 +78,23 @@ def open_source(name, data_dir=None, split="train", **options):
     if reader is tfds_source or split_expressions.is_plain(split):
         return reader.source(data_dir, split, **options)
     return split_expressions.open_expression(split, lambda part: reader.source(data_dir, part, **options))
+
+
+def file_layouts(name, data_dir=None, split="train", **options):
+    """The files of a split as (FileLayout, start, stop) parts, each the layout's `images[start:stop]`;
+    None for datasets that are not files the package reads one by one (tfds:, tfrecord, synthetic).
+
+    Args: as for `open_source`.
+    """
+    reader, options = _reader_and_options(name, options)
+    if not hasattr(reader, "layout"):
+        return None
+    data_dir = None if data_dir in (None, "") else str(data_dir)
+    accepted = inspect.signature(reader.layout).parameters
+    options = {key: value for key, value in options.items() if key in accepted}
+    layouts = {part: reader.layout(data_dir, part, **options) for part in split_expressions.split_names(split)}
+    sizes = {part: len(layout.images) for part, layout in layouts.items()}
+    return [(layouts[part], start, stop) for part, start, stop in split_expressions.absolute_parts(split, sizes)]
 
 
 def dataset_spec(name, data_dir=None, **options):

@@ -131,17 +131,21 @@ class FileLayout:
     label_format: str
     description: str
 
-    def matched(self):
-        """(pairs of (image, label) paths, images without their label, labels without an image)."""
+    def matched(self, start=0, stop=None):
+        """Of `images[start:stop]`: (pairs of (image, label) paths, images without their label, and
+        labels without an image, which only a whole split can tell)."""
+        images = self.images[start:stop]
         if self.label_of is None:
-            return [(image, None) for image in self.images], [], []
+            return [(image, None) for image in images], [], []
         pairs, lonely_images = [], []
-        for image in self.images:
+        for image in images:
             label = self.label_of(image)
             if label.is_file():
                 pairs.append((image, label))
             else:
                 lonely_images.append(image)
+        if len(images) < len(self.images):
+            return pairs, lonely_images, []
         claimed = {label for _, label in pairs}
         return pairs, lonely_images, [label for label in self.label_files if label not in claimed]
 

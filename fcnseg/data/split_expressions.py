@@ -40,22 +40,34 @@ def open_expression(expression, open_split):
         expression: str. A split expression, e.g. "train[:90%]+val".
         open_split: callable. A split's name -> its whole `Source`.
     """
-    instruction = _instruction(expression, f"split expression {expression!r}")
-    names = list(dict.fromkeys(part.split("[")[0].strip() for part in expression.split("+")))
-    whole = {name: open_split(name) for name in names}
+    whole = {name: open_split(name) for name in split_names(expression)}
     sizes = {name: _size(source) for name, source in whole.items()}
-    parts = []
-    try:
-        absolute_parts = instruction.to_absolute({name: _SplitSize(size) for name, size in sizes.items()})
-    except AttributeError:  # TFDS looks for the shard lengths that only its own datasets have
-        raise ValueError(f"split expression {expression!r}: slices by shard are for tfds: datasets only.") from None
-    for absolute in absolute_parts:
-        name = absolute.splitname
-        start, stop = absolute.from_ or 0, sizes[name] if absolute.to is None else absolute.to
-        parts.append((f"{name}[{start}:{stop}]", _sliced(whole[name], start, stop, sizes[name])))
+    parts = [
+        (f"{name}[{start}:{stop}]", _sliced(whole[name], start, stop, sizes[name]))
+        for name, start, stop in absolute_parts(expression, sizes)
+    ]
     if not any(part.size for _, part in parts):
         raise ValueError(f"split expression {expression!r} holds no examples (sizes: {_sizes_text(sizes)}).")
     return _concatenated(parts)
+
+
+def split_names(expression):
+    """The names of the splits `expression` reads, each once, in order."""
+    _instruction(expression, f"split expression {expression!r}")
+    return list(dict.fromkeys(part.split("[")[0].strip() for part in expression.split("+")))
+
+
+def absolute_parts(expression, sizes):
+    """The parts of `expression` as (split name, start, stop), given each split's size (a dict)."""
+    instruction = _instruction(expression, f"split expression {expression!r}")
+    try:
+        absolute = instruction.to_absolute({name: _SplitSize(size) for name, size in sizes.items()})
+    except AttributeError:  # TFDS looks for the shard lengths that only its own datasets have
+        raise ValueError(f"split expression {expression!r}: slices by shard are for tfds: datasets only.") from None
+    return [
+        (part.splitname, part.from_ or 0, max(part.from_ or 0, sizes[part.splitname] if part.to is None else part.to))
+        for part in absolute
+    ]
 
 
 def describe(source, expression):
@@ -83,7 +95,6 @@ def _size(source):
 def _sliced(source, start, stop, size):
     if (start, stop) == (0, size):
         return source
-    stop = max(start, stop)
     if source.cheap_elements and not source.files_sharded:
         return Source(source.spec, source.elements.skip(start).take(stop - start), source.read, stop - start)
     return _examples(source.load().skip(start).take(stop - start), source.spec, stop - start)
