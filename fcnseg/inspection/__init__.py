@@ -110,16 +110,10 @@ class _Scan:
 def _scan_files(config, spec, layouts, verbose):
     problems, pairs = [], []
     for layout, start, stop in layouts:
-        images = set(layout.images[start:stop])
-        matched, lonely_images, lonely_labels = layout.matched()
-        problems += [
-            f"{image}: image has no label; expected {layout.label_of(image)}"
-            for image in lonely_images
-            if image in images
-        ]
-        if (start, stop) == (0, len(layout.images)):
-            problems += [f"{label}: label has no image" for label in lonely_labels]
-        pairs += [(layout, image, label) for image, label in matched if image in images]
+        matched, lonely_images, lonely_labels = layout.matched(start, stop)
+        problems += [f"{image}: image has no label; expected {layout.label_of(image)}" for image in lonely_images]
+        problems += [f"{label}: label has no image" for label in lonely_labels]
+        pairs += [(layout, image, label) for image, label in matched]
     raws = _read_raw(pairs, verbose)
     decoded, failures = _decode_all(pairs, verbose)
     values, colors = collections.Counter(), collections.Counter()
