@@ -31,7 +31,13 @@ def spec(data_dir=None, *, grouping=None):
 def layout(data_dir, split, *, grouping=None, color_tolerance=COLOR_TOLERANCE):
     """The side-by-side JPEGs of `split` under `data_dir`; each file holds its label."""
     check_split("cityscapes_pairs", split, SPLITS)
-    folder = existing_dir(existing_dir(data_dir, "Cityscapes pairs") / split, f"Cityscapes pairs {split}")
+    root = existing_dir(data_dir, "Cityscapes pairs")
+    if split == "val" and not (root / "val").is_dir() and (root / "train").is_dir():
+        raise FileNotFoundError(
+            f"{root / 'val'}: Cityscapes pairs val folder not found; hold out a block of train instead: "
+            "--split=train[:-300] --val_split=train[-300:]"
+        )
+    folder = existing_dir(root / split, f"Cityscapes pairs {split}")
     paths = [path for path in list_images(folder) if path.suffix.lower() in (".jpg", ".jpeg")]
     if not paths:
         raise FileNotFoundError(f"{folder}: no .jpg image pairs found.")

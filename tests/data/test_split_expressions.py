@@ -167,3 +167,9 @@ def test_describe_counts_each_part():
         "train[:90%]+val: 19 examples = train[0:9] (9) + val[0:10] (10)"
     )
     assert split_expressions.describe(data.open_source("synthetic", None, "val"), "val") == "val: 64 examples"
+
+
+def test_pairs_without_a_val_folder_say_how_to_hold_out_train(tmp_path):
+    make_cityscapes_pairs(tmp_path, np.random.default_rng(0), count=2)
+    with pytest.raises(FileNotFoundError, match=r"val folder not found; hold out a block of train instead: "):
+        data.open_source("cityscapes_pairs", tmp_path, "val")
