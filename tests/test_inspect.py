@@ -128,3 +128,9 @@ def test_the_pairs_are_read_as_their_reader_reads_them_and_sliced(tmp_path):
     assert report["images"] == 3 and report["problems"] == [] and report["diagnoses"] == []
     assert list(report["label_formats"]) == ["JPEG RGB"]
     assert report["ignored_fraction"] < 0.2 and not (tmp_path / "report" / "samples.png").exists()
+
+
+def test_values_the_reader_takes_are_not_diagnosed(tmp_path):
+    make_camvid(tmp_path / "camvid", np.random.default_rng(6), counts={"train": 3})  # 0..10 and 11, void
+    report = _inspect(tmp_path, "camvid", tmp_path / "camvid", samples=0)
+    assert report["problems"] == [] and report["diagnoses"] == []

@@ -51,6 +51,7 @@ def layout(data_dir, split):
         decode,
         "index",
         f"camvid {split} ({images})",
+        _TABLE,
     )
 
 

@@ -95,7 +95,8 @@ def layout(data_dir, split, *, grouping=None):
         stem = image.name[: -len("_leftImg8bit.png")]
         return labels / image.parent.name / f"{stem}_gtFine_labelIds.png"
 
-    decode = index_pair_decoder(train_id_of_label_id(grouping), "a Cityscapes label id 0..33")
+    table = train_id_of_label_id(grouping)
+    decode = index_pair_decoder(table, "a Cityscapes label id 0..33")
     return FileLayout(
         spec(grouping=grouping),
         list_images(images, "*/*_leftImg8bit.png"),
@@ -104,6 +105,7 @@ def layout(data_dir, split, *, grouping=None):
         decode,
         "index",
         f"cityscapes {split} ({images})",
+        table,
     )
 
 

@@ -55,10 +55,11 @@ def layout(data_dir, split):
     repeated = sorted({stem for stem in stems if stems.count(stem) > 1})
     if repeated:
         raise ValueError(f"{images}: several images share the stem {repeated[0]!r}, so they would share one mask.")
-    mask_format = _mask_format(root / CLASSES_FILE)
+    mask_format, table = _mask_format(root / CLASSES_FILE), None
     if mask_format == "index":
         n = dataset_spec.num_classes
-        decode = index_pair_decoder(index_table(n), f"0..{n - 1} or 255")
+        table = index_table(n)
+        decode = index_pair_decoder(table, f"0..{n - 1} or 255")
     else:
         classes = list(range(dataset_spec.num_classes))
         decode = color_pair_decoder(dataset_spec.colors, classes, _COLOR_TOLERANCE, unknown_is_ignored=False)
@@ -71,6 +72,7 @@ def layout(data_dir, split):
         decode,
         mask_format,
         f"folder {split} ({images})",
+        table,
     )
 
 

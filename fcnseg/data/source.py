@@ -121,6 +121,8 @@ class FileLayout:
         label_format: str. "index" (class values), "color" (lossless class colours) or
             "jpeg_color" (colours blurred by JPEG, read by the nearest colour).
         description: str. The dataset and split, for messages.
+        value_table: list or None. For "index" labels, the reader's table of raw value ->
+            class, 255 (ignored) or -1 (refused), as `fcnseg.data.decode.map_label_values` takes.
     """
 
     spec: DatasetSpec
@@ -130,6 +132,7 @@ class FileLayout:
     decode: Callable
     label_format: str
     description: str
+    value_table: Optional[list] = None
 
     def matched(self, start=0, stop=None):
         """Of `images[start:stop]`: (pairs of (image, label) paths, images without their label, and

@@ -133,12 +133,11 @@ def _scan_files(config, spec, layouts, verbose):
                 f"{image}: {image_raw.size[0]}x{image_raw.size[1]} is smaller than --crop_size="
                 f"{config.crop_size[0]},{config.crop_size[1]} (training pads it with ignored pixels)"
             )
-    layout_format = layouts[0][0].label_format
     command = (
         f"python -m fcnseg.convert --dataset={config.dataset} --data_dir={config.data_dir} --split={config.split} "
         "--output=FIXED"
     )
-    diagnoses = diagnose(dict(values), dict(colors), spec, layout_format, command)
+    diagnoses = diagnose(dict(values), dict(colors), spec, layouts[0][0], command)
     stats = _statistics(spec, decoded)
 
     def read_sample(index):

@@ -31,14 +31,14 @@ def palettes(spec):
     return {name: {pack(color): meaning for meaning, color in colors.items()} for name, colors in known.items()}
 
 
-def diagnose(values, colors, spec, label_format, fix_command):
+def diagnose(values, colors, spec, layout, fix_command):
     """Diagnoses of summed raw label values and colours, each one line with its fix.
 
     Args:
         values: dict raw value -> pixel count, over every index label file (may be empty).
         colors: dict packed colour -> pixel count, over every colour label file (may be empty).
         spec: DatasetSpec. The classes the reader maps to.
-        label_format: str. The reader's "index", "color" or "jpeg_color".
+        layout: FileLayout. Its `label_format` and, for index labels, its reader's `value_table`.
         fix_command: str. `python -m fcnseg.convert ...` up to the mapping options.
 
     Returns:
@@ -46,28 +46,28 @@ def diagnose(values, colors, spec, label_format, fix_command):
     """
     found = []
     present = {value for value, count in values.items() if count}
-    classes = spec.num_classes
-    if label_format == "index" and present:
+    classes, table = spec.num_classes, layout.value_table
+    if layout.label_format == "index" and present and table is not None:
+        refused = {value for value in present if value >= len(table) or table[value] < 0}
         if present <= {0, IGNORE_LABEL} and IGNORE_LABEL in present and classes == 2:
             found.append(
                 "0/255 binary masks: 255 is read as 'ignore', so the second class is never learned; "
                 f"fix: {fix_command} --value_map=255:1"
             )
         label_ids = {label.id for label in CITYSCAPES_LABELS if label.id >= 0}
-        beyond = {value for value in present if value >= classes and value != IGNORE_LABEL}
-        if beyond and present <= label_ids | {IGNORE_LABEL} and {7, 11} & present and classes <= 20:
+        if refused and present <= label_ids | {IGNORE_LABEL} and {7, 11} & present:
             found.append(
                 f"Cityscapes label ids (values {_list(present)}; road is 7) where train ids (road 0) are expected; "
                 f"fix: {fix_command} --label_ids_to_train_ids"
             )
-        elif 0 not in present and beyond == {classes} and present - {IGNORE_LABEL} <= set(range(1, classes + 1)):
+        elif 0 not in present and refused == {classes} and present - {IGNORE_LABEL} <= set(range(1, classes + 1)):
             mapping = ",".join(f"{value}:{value - 1}" for value in range(1, classes + 1))
             found.append(
                 f"class ids shifted by one (values 1..{classes}, where 0..{classes - 1} are expected); "
                 f"fix: {fix_command} --value_map={mapping}"
             )
     total = sum(colors.values())
-    if label_format == "index" and total:
+    if layout.label_format == "index" and total:
         for name, palette in palettes(spec).items():
             if sum(count for color, count in colors.items() if color in palette) >= _PALETTE_SHARE * total:
                 found.append(
