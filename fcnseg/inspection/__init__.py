@@ -102,7 +102,7 @@ class _Scan:
     pixels_of_images_with: np.ndarray  # per class: the labelled pixels of the images holding it
     ignored: int
     sizes: collections.Counter
-    presence: list  # per image read: the classes it holds (bool array)
+    presence: list  # per image read: each class's share of its labelled pixels
     positions: list  # per image read: its place in the split
     read_sample: callable  # index into `presence` -> (image, label, caption)
 
@@ -245,7 +245,7 @@ def _statistics(spec, decoded):
         pixels_of_images_with += np.where(counts[:classes] > 0, labelled, 0)
         ignored += int(counts[classes])
         sizes[f"{label.shape[0]}x{label.shape[1]}"] += 1
-        presence.append(counts[:classes] > 0)
+        presence.append(counts[:classes] / max(labelled, 1))
         positions.append(position)
     return pixels, pixels_of_images_with, ignored, sizes, presence, positions
 
@@ -254,7 +254,7 @@ def _report(config, spec, scan):
     total = int(scan.pixels.sum()) + scan.ignored
     labelled = max(int(scan.pixels.sum()), 1)
     weights = median_frequency_weights(scan.pixels, scan.pixels_of_images_with)
-    images_with = np.sum(scan.presence, axis=0) if scan.presence else np.zeros(spec.num_classes, int)
+    images_with = np.sum(np.asarray(scan.presence) > 0, axis=0) if scan.presence else np.zeros(spec.num_classes, int)
     aspects = collections.Counter()
     for size, count in scan.sizes.items():
         height, width = (int(side) for side in size.split("x"))
@@ -290,8 +290,9 @@ def _pick(scan, report, config):
         return list(range(count))
     if config.pick == "random":
         return sorted(random.Random(0).sample(range(len(scan.presence)), count))
+    # Rare: the most pixels of rare classes, each class's share weighted by its median-frequency weight.
     weights = np.array([c["median_frequency_weight"] for c in report["classes"]])
-    scores = [float(weights[present].sum()) for present in scan.presence]
+    scores = [float(shares @ weights) for shares in scan.presence]
     return sorted(range(len(scores)), key=lambda index: -scores[index])[:count]
 
 
