@@ -25,6 +25,7 @@ import numpy as np
 import tensorflow as tf
 
 from fcnseg import data, files
+from fcnseg.data import split_expressions
 from fcnseg.data.pipeline import median_frequency_weights
 from fcnseg.errors import error_line
 from fcnseg.inspection.diagnosis import diagnose
@@ -56,6 +57,7 @@ class InspectConfig:
     pick: str = "rare"
 
     def __post_init__(self):
+        split_expressions.check(self.split, "--split")
         if self.pick not in PICKS:
             raise ValueError(f"--pick={self.pick} is not valid; expected one of {', '.join(PICKS)}.")
         if self.samples < 0:
