@@ -120,7 +120,8 @@ class FileLayout:
             `label_of`) -> (image uint8 [H, W, 3], label int32 [H, W, 1]), the reader's mapping.
         label_format: str. "index" (class values), "color" (lossless class colours) or
             "jpeg_color" (colours blurred by JPEG, read by the nearest colour).
-        description: str. The dataset and split, for messages.
+        description: str. The dataset and split, and where a split's images are, for messages:
+            "camvid train (data/camvid/train)".
         value_table: list or None. For "index" labels, the reader's table of raw value ->
             class, 255 (ignored) or -1 (refused), as `fcnseg.data.decode.map_label_values` takes.
     """
@@ -160,7 +161,8 @@ class FileLayout:
             paths = [str(path) for path in self.images]
             return mapped_source(self.spec, tf.data.Dataset.from_tensor_slices(paths), self.decode, len(paths))
         pairs = pair_with_labels(self.images, self.label_of, self.description)
-        return file_pairs_source(self.spec, pairs, self.decode, self.description, skip_bad_files)
+        # Warnings about skipped files name the dataset and split only: "camvid train".
+        return file_pairs_source(self.spec, pairs, self.decode, self.description.partition(" (")[0], skip_bad_files)
 
 
 def mapped_source(spec, elements, decode, size, **properties):
