@@ -95,8 +95,15 @@ def test_mean_iou_equals_the_cityscapes_evaluator(tmp_path):
     assert 0 < scores["mean_iou"] < 1
 
 
+class _FlagValues(types.SimpleNamespace):
+    """Parsed flags as absl's FlagValues gives them: by attribute, and by name with `present`."""
+
+    def __getitem__(self, name):
+        return types.SimpleNamespace(present=bool(getattr(self, name)), value=getattr(self, name))
+
+
 def _flag_values(**values):
-    return types.SimpleNamespace(**{**dict(resize=[], window=[], overlap=0.25), **values})
+    return _FlagValues(**{**dict(resize=[], window=[], overlap=0.25), **values})
 
 
 def _dataset_flags(*argv):
