@@ -137,7 +137,7 @@ def _scan_files(config, spec, layouts, verbose):
             )
     command = (
         f"python -m fcnseg.convert --dataset={config.dataset} --data_dir={config.data_dir} --split={config.split} "
-        "--output=FIXED"
+        "--output=FIXED --output_format=folder"
     )
     diagnoses = diagnose(dict(values), dict(colors), spec, layouts[0][0], command)
     stats = _statistics(spec, decoded)

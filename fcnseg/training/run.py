@@ -121,7 +121,7 @@ def _fit(config, spec, strategy, teacher, out_dir, done, verbose):
             config.warmup_steps,
             config.end_learning_rate,
         )
-        optimizer = make_optimizer(config.optimizer, schedule, config.momentum, config.weight_decay, config.ema)
+        optimizer = make_optimizer(config.optimizer, schedule, config.momentum, config.weight_decay)
         loss = SegmentationLoss(
             spec.num_classes,
             weights,
@@ -279,12 +279,7 @@ def _callbacks(config, spec, out_dir, val_source, done):
         AtomicModelCheckpoint(os.path.join(out_dir, run_dir.LAST_MODEL)),
         _best_checkpoint(out_dir, val_source),
     ]
-    if config.ema is None:
-        return callbacks + checkpoints + [backup]
-    # Validation sees the averaged weights. At each epoch's end the backup saves the trained
-    # weights (the averages are in the optimizer's state, which it saves too); then the averages
-    # are swapped in for the checkpoints, and swapped out again as the next epoch begins.
-    return callbacks + [backup, keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] + checkpoints
+    return callbacks + checkpoints + [backup]
 
 
 def _best_checkpoint(out_dir, val_source):
