@@ -176,6 +176,7 @@ def tiling_from_flags(values):
     """The `Tiling` of --resize, --window and --overlap, or None where neither --resize nor --window
     is given: the model's own then (images resized to the frames it was trained on, if it has them)."""
     if not (values["resize"].present or values["window"].present):
+        Tiling(overlap=values.overlap)  # a bad --overlap is refused all the same
         return None
     return Tiling(resize=size_flag(values.resize), window=size_flag(values.window), overlap=values.overlap)
 
