@@ -1,7 +1,7 @@
 """The package's imports go one way: each module imports only from its own layer or those below.
 
 The layers, from the top (see `fcnseg/__init__.py`): the commands and `cli`; `deploy`;
-`training` and `inference`, which do not import each other; `metrics` and `overlay`;
+`training`, `inference` and `inspection`, which do not import each other; `metrics` and `overlay`;
 `models` and `data`, which do not import each other; `conventions` and `errors`.
 Read with `ast`, so nothing is imported and every import statement counts, also those
 inside functions.
@@ -13,14 +13,21 @@ import pathlib
 import pytest
 
 PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "fcnseg"
-COMMANDS = {"fcnseg.train", "fcnseg.evaluate", "fcnseg.predict", "fcnseg.export", "fcnseg.convert"}
+COMMANDS = {
+    "fcnseg.train",
+    "fcnseg.evaluate",
+    "fcnseg.predict",
+    "fcnseg.export",
+    "fcnseg.convert",
+    "fcnseg.inspect",
+}
 # Layer of each part, highest first; parts on one level may not import each other.
 LAYERS = [
     {"fcnseg": 6},  # the package's public API imports from every layer
     {command: 5 for command in COMMANDS} | {"fcnseg.data.convert": 5},  # the command's old name
     {"fcnseg.cli": 4},
     {"fcnseg.deploy": 3},
-    {"fcnseg.training": 2, "fcnseg.inference": 2},
+    {"fcnseg.training": 2, "fcnseg.inference": 2, "fcnseg.inspection": 2},
     {"fcnseg.metrics": 1.5, "fcnseg.overlay": 1.5},
     {"fcnseg.models": 1, "fcnseg.data": 1},
     {"fcnseg.conventions": 0, "fcnseg.errors": 0, "fcnseg.files": 0},
