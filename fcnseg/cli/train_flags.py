@@ -118,6 +118,12 @@ def define_train_flags(flag_values=flags.FLAGS):
     flags.DEFINE_float(
         "distillation_weight", 1.0, "Loss weight of the distillation term (--teacher).", flag_values=flag_values
     )
+    flags.DEFINE_float(
+        "ema",
+        None,
+        "Average the weights: an exponential moving average with this momentum (e.g. 0.999) is validated and saved.",
+        flag_values=flag_values,
+    )
     flags.DEFINE_string(
         "class_weights",
         "none",
@@ -198,6 +204,7 @@ def config_from_flags(values):
         teacher=values.teacher,
         distillation_temperature=values.distillation_temperature,
         distillation_weight=values.distillation_weight,
+        ema=values.ema,
         class_weights=values.class_weights,
         freeze_encoder_epochs=values.freeze_encoder_epochs,
         mixed_precision=values.mixed_precision,

@@ -60,6 +60,8 @@ class TrainConfig:
             from (`fcnseg.training.distillation`); None trains without one.
         distillation_temperature, distillation_weight: float. The softening temperature and
             the loss weight of the distillation term; only with `teacher`.
+        ema: float or None. Keep an exponential moving average of the trainable weights with
+            this momentum (the optimizer's `use_ema`), validate and save it; None for none.
         class_weights: str. "none", "median_frequency" (from the training split),
             "sqrt_median_frequency" (its square root) or the path of a JSON file: a list of
             weights, or an object of class name -> weight.
@@ -105,6 +107,7 @@ class TrainConfig:
     teacher: Optional[str] = None
     distillation_temperature: float = 1.0
     distillation_weight: float = 1.0
+    ema: Optional[float] = None
     class_weights: str = "none"
     freeze_encoder_epochs: int = 0
     mixed_precision: str = "none"
@@ -198,6 +201,8 @@ class TrainConfig:
                 f"--distillation_temperature={self.distillation_temperature} is not valid; expected a positive number."
             )
         _check_at_least("distillation_weight", self.distillation_weight, 0)
+        if self.ema is not None and not 0 < self.ema < 1:
+            raise ValueError(f"--ema={self.ema} is not valid; expected a momentum in (0, 1), e.g. 0.999.")
         if not 0 < self.ohem_threshold <= 1:
             raise ValueError(f"--ohem_threshold={self.ohem_threshold} is not valid; expected a value in (0, 1].")
         defaults = {field.name: field.default for field in dataclasses.fields(self)}

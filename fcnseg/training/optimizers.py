@@ -70,7 +70,7 @@ def learning_rate_schedule(name, learning_rate, total_steps, warmup_steps=0, end
     return LinearWarmup(schedule, warmup_steps) if warmup_steps else schedule
 
 
-def make_optimizer(name, learning_rate, momentum=0.9, weight_decay=0.0):
+def make_optimizer(name, learning_rate, momentum=0.9, weight_decay=0.0, ema=None):
     """An optimizer with decoupled weight decay on kernels only (not biases or norm scales).
 
     Keras applies weight decay as `w -= lr * weight_decay * w`, outside the momentum: for
@@ -83,15 +83,18 @@ def make_optimizer(name, learning_rate, momentum=0.9, weight_decay=0.0):
         learning_rate: float or LearningRateSchedule.
         momentum: float. SGD's momentum.
         weight_decay: float. 0 for none.
+        ema: float or None. The momentum of an exponential moving average of the weights that
+            the optimizer keeps (Keras' `use_ema`); None for none.
     """
     if name not in OPTIMIZERS:
         raise ValueError(f"Unknown optimizer {name!r}; valid optimizers: {', '.join(OPTIMIZERS)}.")
     decay = weight_decay or None
+    average = {"use_ema": True, "ema_momentum": ema} if ema is not None else {}
     if name == "sgd":
-        optimizer = keras.optimizers.SGD(learning_rate, momentum=momentum, weight_decay=decay)
+        optimizer = keras.optimizers.SGD(learning_rate, momentum=momentum, weight_decay=decay, **average)
     elif name == "adam":
-        optimizer = keras.optimizers.Adam(learning_rate, weight_decay=decay)
+        optimizer = keras.optimizers.Adam(learning_rate, weight_decay=decay, **average)
     else:
-        optimizer = keras.optimizers.AdamW(learning_rate, weight_decay=weight_decay)
+        optimizer = keras.optimizers.AdamW(learning_rate, weight_decay=weight_decay, **average)
     optimizer.exclude_from_weight_decay(var_names=["bias", "gamma", "beta"])
     return optimizer

@@ -15,6 +15,7 @@ from fcnseg.data import split_expressions
 from fcnseg.data.pipeline import make_dataset
 from fcnseg.models.layers import all_layers
 from fcnseg.training import run_dir
+from fcnseg.training.averaging import WeightAveraging
 from fcnseg.training.callbacks import (
     AtomicModelCheckpoint,
     EpochLog,
@@ -121,7 +122,7 @@ def _fit(config, spec, strategy, teacher, out_dir, done, verbose):
             config.warmup_steps,
             config.end_learning_rate,
         )
-        optimizer = make_optimizer(config.optimizer, schedule, config.momentum, config.weight_decay)
+        optimizer = make_optimizer(config.optimizer, schedule, config.momentum, config.weight_decay, config.ema)
         loss = SegmentationLoss(
             spec.num_classes,
             weights,
@@ -159,7 +160,7 @@ def _fit(config, spec, strategy, teacher, out_dir, done, verbose):
             print("No validation split (--val_split is empty): best.keras is the last epoch.", flush=True)
         else:
             print(f"Validation split {split_expressions.describe(val_source, config.val_split)}", flush=True)
-    callbacks = _callbacks(config, spec, out_dir, val_source, done)
+    callbacks = _callbacks(config, spec, model, out_dir, val_source, done)
     fit = dict(
         x=train_data,
         validation_data=val_data,
@@ -259,7 +260,7 @@ def _one_pass(source, config):
     return source.size // config.batch_size
 
 
-def _callbacks(config, spec, out_dir, val_source, done):
+def _callbacks(config, spec, model, out_dir, val_source, done):
     run_dir.truncate_log(out_dir, done)
     callbacks = [ImagesPerSecond(config.batch_size), StopOnNonFiniteLoss()]
     if config.tensorboard_images and val_source is not None:
@@ -279,7 +280,9 @@ def _callbacks(config, spec, out_dir, val_source, done):
         AtomicModelCheckpoint(os.path.join(out_dir, run_dir.LAST_MODEL)),
         _best_checkpoint(out_dir, val_source),
     ]
-    return callbacks + checkpoints + [backup]
+    if config.ema is None:
+        return callbacks + checkpoints + [backup]
+    return callbacks + WeightAveraging(model).callbacks(checkpoints, backup)
 
 
 def _best_checkpoint(out_dir, val_source):

@@ -133,3 +133,66 @@ def test_a_run_without_validation_keeps_the_last_epoch_and_resumes(tmp_path):
     assert (folder / "tensorboard").is_dir() and not (folder / "tensorboard" / "validation").exists()
     resumed = run.train(dataclasses.replace(config, epochs=3), verbose=0)
     assert resumed["best_epoch"] == 3 and len((folder / "log.csv").read_text().splitlines()) == 4
+
+
+class _AverageRecorder(keras.callbacks.Callback):
+    """Placed after every other callback: records, as each fit begins, as validation begins and
+    at each epoch's end, the model's trainable weights and the optimizer's moving averages."""
+
+    def __init__(self):
+        super().__init__()
+        self.at = {"train_begin": [], "test_begin": [], "epoch_end": [], "train_end": []}
+
+    def _record(self, moment):
+        optimizer = self.model.optimizer
+        self.at[moment].append(
+            (
+                [keras.ops.convert_to_numpy(w) for w in optimizer._trainable_variables],
+                [keras.ops.convert_to_numpy(a) for a in optimizer._model_variables_moving_average],
+            )
+        )
+
+    def on_train_begin(self, logs=None):
+        self._record("train_begin")
+
+    def on_test_begin(self, logs=None):
+        self._record("test_begin")
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._record("epoch_end")
+
+    def on_train_end(self, logs=None):
+        self._record("train_end")
+
+
+def _equal(first, second):
+    return all(np.array_equal(a, b) for a, b in zip(first, second, strict=True))
+
+
+def test_weight_averages_are_validated_saved_and_kept_on_resume(tmp_path, monkeypatch):
+    with pytest.raises(ValueError, match=r"^--ema=1.0 is not valid; expected a momentum in \(0, 1\)"):
+        _config(tmp_path, ema=1.0)
+    recorder = _AverageRecorder()
+    make_callbacks = run._callbacks
+    monkeypatch.setattr(run, "_callbacks", lambda *args: [*make_callbacks(*args), recorder])
+    config = _config(
+        tmp_path,
+        ema=0.5,
+        epochs=2,
+        freeze_encoder_epochs=1,
+        model_options={"encoder": "mobilenetv2", "base_filters": 8},
+    )
+    run.train(config, verbose=0)  # two fits: the encoder frozen in the first
+    (trained, averages), (trained_2, averages_2) = recorder.at["epoch_end"]
+    assert not _equal(trained, averages)  # after the checkpoints the model holds the trained weights again
+    assert _equal(recorder.at["test_begin"][0][0], averages)  # validation ran on the averages
+    after_fit, _ = recorder.at["train_end"][0]
+    assert _equal(after_fit, trained)  # Keras' finalize_variable_values does not put the averages in
+    second_fit = recorder.at["train_begin"][1]
+    assert _equal(second_fit[0], trained) and _equal(second_fit[1], averages)  # the second fit trains on
+    saved = {w.path: w.numpy() for w in keras.saving.load_model(tmp_path / "run" / "last.keras").weights}
+    assert _equal([saved[w.path] for w in recorder.model.optimizer._trainable_variables], averages_2)
+
+    run.train(dataclasses.replace(config, epochs=3), verbose=0)  # resumes from the backup
+    resumed = recorder.at["train_begin"][2]
+    assert _equal(resumed[0], trained_2) and _equal(resumed[1], averages_2)  # the backup kept both
