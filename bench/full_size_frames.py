@@ -18,7 +18,6 @@ import sys
 import tempfile
 
 import cv2
-import numpy as np
 from absl import app, flags
 
 from fcnseg import data
@@ -38,8 +37,6 @@ CITY = "stretched"
 
 def write_frames(source, root, size):
     """Writes each pair of `source` as a `size` frame in Cityscapes' layout under `root`; returns the count."""
-    label_ids = np.zeros(256, np.uint8)  # train id -> label id; 255 (ignored) -> 0 (unlabeled)
-    label_ids[:19] = cityscapes.label_id_of_train_id()
     images = root / "leftImg8bit" / "val" / CITY
     labels = root / "gtFine" / "val" / CITY
     images.mkdir(parents=True)
@@ -48,7 +45,7 @@ def write_frames(source, root, size):
     for count, (photo, train_ids) in enumerate(source.load().as_numpy_iterator(), start=1):
         stem = f"{CITY}_{count:06d}_000019"
         frame = cv2.resize(photo, size[::-1], interpolation=cv2.INTER_LINEAR)
-        label = cv2.resize(label_ids[train_ids[..., 0]], size[::-1], interpolation=cv2.INTER_NEAREST)
+        label = cv2.resize(cityscapes.label_ids_of_train_ids(train_ids[..., 0]), size[::-1], interpolation=cv2.INTER_NEAREST)
         cv2.imwrite(str(images / f"{stem}_leftImg8bit.png"), frame[..., ::-1])
         cv2.imwrite(str(labels / f"{stem}_gtFine_labelIds.png"), label)
     return count

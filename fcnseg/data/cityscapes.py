@@ -9,6 +9,7 @@ import functools
 import json
 import pathlib
 
+import numpy as np
 from cityscapesscripts.helpers.labels import labels as CITYSCAPES_LABELS
 
 from fcnseg.data.decode import index_pair_decoder
@@ -54,6 +55,13 @@ def train_id_of_label_id(grouping=None):
 def label_id_of_train_id():
     """A 19-long table: train id -> Cityscapes label id, to write predictions for the official evaluator."""
     return [label.id for label in _TRAIN_LABELS]
+
+
+def label_ids_of_train_ids(train_ids):
+    """An array of train ids (255 for ignored) as uint8 Cityscapes label ids (ignored: 0, unlabeled)."""
+    table = np.zeros(256, np.uint8)
+    table[: len(_TRAIN_LABELS)] = label_id_of_train_id()
+    return table[np.asarray(train_ids, np.uint8)]
 
 
 def class_colors(grouping=None):

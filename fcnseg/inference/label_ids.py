@@ -8,13 +8,10 @@ cityscapesscripts' `csEvalPixelLevelSemanticLabeling` finds exactly one predicti
 
 import pathlib
 
-import numpy as np
-
 from fcnseg.data import cityscapes
 from fcnseg.inference.image_files import write_image
 
 FOLDER = "label_ids"
-_LABEL_ID_OF_TRAIN_ID = np.asarray(cityscapes.label_id_of_train_id(), np.uint8)
 
 
 def check_cityscapes_classes(spec, option):
@@ -27,4 +24,4 @@ def check_cityscapes_classes(spec, option):
 def write_label_ids(output, relative_stem, mask):
     """Writes a mask of train ids as the label-id PNG `<output>/label_ids/<relative_stem>.png`; returns its path."""
     path = pathlib.Path(output) / FOLDER / f"{relative_stem}.png"
-    return write_image(path, _LABEL_ID_OF_TRAIN_ID[np.asarray(mask)])
+    return write_image(path, cityscapes.label_ids_of_train_ids(mask))

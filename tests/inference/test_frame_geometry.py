@@ -38,14 +38,12 @@ def _pairs_model(folder, frame_size=PAIRS_SIZE):
 def _stretched_cityscapes(root, rng, count=3):
     """Pairs stretched back to 2:1 frames in Cityscapes' own layout (val split, one city), with
     label ids and instance ids as cityscapesscripts reads them. Returns the image paths."""
-    table = np.zeros(256, np.uint8)  # train id -> label id; 255 (ignored) -> 0 (unlabeled)
-    table[:19] = cityscapes.label_id_of_train_id()
     paths = []
     for index, (pair, train_ids) in enumerate(make_cityscapes_pairs(root / "pairs", rng, count=count)):
         photo = cv2.imread(str(pair))[:, :256, ::-1]
         stem = f"{CITY}_{index:06d}_000019"
         image = cv2.resize(photo, FRAME_SIZE[::-1], interpolation=cv2.INTER_LINEAR)
-        label_ids = cv2.resize(table[train_ids], FRAME_SIZE[::-1], interpolation=cv2.INTER_NEAREST)
+        label_ids = cv2.resize(cityscapes.label_ids_of_train_ids(train_ids), FRAME_SIZE[::-1], interpolation=cv2.INTER_NEAREST)
         paths.append(write_png(root / "leftImg8bit" / "val" / CITY / f"{stem}_leftImg8bit.png", image))
         for kind in ("labelIds", "instanceIds"):
             write_png(root / "gtFine" / "val" / CITY / f"{stem}_gtFine_{kind}.png", label_ids)
