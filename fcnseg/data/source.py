@@ -197,21 +197,23 @@ def _drop_bad_pairs(pairs, decode_pair, description):
         return pairs
     if len(bad) == len(pairs):
         raise ValueError(
-            f"{description}: every one of the {len(pairs)} files is bad, e.g. {_reason(pairs[bad[0]], decode_pair)}"
+            f"{description}: every one of the {len(pairs)} files is bad, e.g. {failure_reason(decode_pair, *pairs[bad[0]])}"
         )
     logger.warning(
         "%s: skipped %d of %d image/label pairs with bad files; the first: %s",
         description,
         len(bad),
         len(pairs),
-        _reason(pairs[bad[0]], decode_pair),
+        failure_reason(decode_pair, *pairs[bad[0]]),
     )
     return [pair for index, pair in enumerate(pairs) if index in good]
 
 
-def _reason(pair, decode_pair):
+def failure_reason(decode, image, label=None):
+    """The one line that says why `decode` refuses `image` and `label` (None: the image holds it)."""
+    paths = [str(path) for path in (image, label) if path is not None]
     try:
-        decode_pair(tf.constant(pair[0]), tf.constant(pair[1]))
+        decode(*paths)
     except (tf.errors.OpError, ValueError) as error:
         return error_line(error)
-    return f"{pair[0]}: could not be read"
+    return f"{image}: could not be read"

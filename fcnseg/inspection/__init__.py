@@ -27,6 +27,7 @@ import tensorflow as tf
 from fcnseg import data, files
 from fcnseg.data import split_expressions
 from fcnseg.data.pipeline import median_frequency_weights
+from fcnseg.data.source import failure_reason
 from fcnseg.errors import error_line
 from fcnseg.inspection.diagnosis import diagnose
 from fcnseg.inspection.pictures import draw_class_frequency, draw_samples
@@ -196,18 +197,10 @@ def _decode_all(pairs, verbose):
             progress.add(1)
         for position, _, image, label in group:
             if position not in good:
-                failures[position] = _failure(layout, image, label)
+                failures[position] = failure_reason(layout.decode, image, label)
                 progress.add(1)
     decoded.sort(key=lambda item: item[0])
     return decoded, failures
-
-
-def _failure(layout, image, label):
-    try:
-        layout.decode(str(image)) if label is None else layout.decode(str(image), str(label))
-    except (tf.errors.OpError, ValueError) as error:
-        return error_line(error)
-    return f"{image}: could not be read"
 
 
 def _scan_examples(config, spec, verbose):
