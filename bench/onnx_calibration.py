@@ -51,7 +51,7 @@ FLAGS = flags.FLAGS
 
 def fcnseg_quantized(source, target, images, percentile):
     """fcnseg's own int8 file, activation ranges at `percentile`."""
-    target.write_bytes(quantize_onnx(source.read_bytes(), images, percentile))
+    target.write_bytes(quantize_onnx(source.read_bytes(), images, percentile=percentile))
 
 
 def parsed(entry):

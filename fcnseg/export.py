@@ -40,7 +40,8 @@ flags.DEFINE_integer("onnx_opset", DEFAULT_OPSET, "The ONNX operator set of the 
 flags.DEFINE_list(
     "quantize",
     ["float32"],
-    f"Precisions: TFLite some of {', '.join(QUANTIZATIONS)}; ONNX some of {', '.join(ONNX_QUANTIZATIONS)}.",
+    f"Precisions: TFLite some of {', '.join(QUANTIZATIONS)}; ONNX some of {', '.join(ONNX_QUANTIZATIONS)} "
+    "(int8: TensorRT's form; int8_cpu: uint8 activations, for ONNX Runtime on CPUs and in browsers).",
 )
 flags.DEFINE_list(
     "input_size",

@@ -86,6 +86,11 @@ class ExportConfig:
         if not (self.saved_model or self.tflite or self.onnx):
             raise ValueError("Nothing to export: give --saved_model, --tflite, --onnx or several.")
         unknown = [name for name in self.quantize if name not in QUANTIZATIONS]
+        if self.tflite and "int8_cpu" in unknown:
+            raise ValueError(
+                "--quantize=int8_cpu is an ONNX form (uint8 activations for ONNX Runtime on CPUs); "
+                "TFLite's int8 already is: use --quantize=int8 for --tflite, or export --onnx alone."
+            )
         if self.tflite and (unknown or not self.quantize):
             raise ValueError(
                 f"--quantize={','.join(self.quantize)} is not valid; expected some of {', '.join(QUANTIZATIONS)}."
@@ -157,7 +162,8 @@ class _ParityCheck:
     """The images that fixed-size exports are calibrated on and compared with the Keras model on."""
 
     def __init__(self, config, model, source):
-        count = max(config.calibration_images if "int8" in config.quantize else 0, config.parity_images)
+        calibrated = any(name in onnx_convert.INT8_FORMS for name in config.quantize)
+        count = max(config.calibration_images if calibrated else 0, config.parity_images)
         self.images = resized_images(source, config.input_size, count)
         if not len(self.images):
             raise ValueError(_no_images(config))
@@ -197,7 +203,11 @@ def _export_tflite(config, model, spec, check, export_dir, report, staged, verbo
 def _export_onnx(config, model, spec, check, export_dir, report, staged, verbose):
     float32 = onnx_convert.convert_onnx(model, config.input_size if config.onnx_fixed_size else None, config.onnx_opset)
     for quantize in config.quantize:
-        content = float32 if quantize == "float32" else onnx_convert.quantize_onnx(float32, check.calibration_images)
+        content = (
+            float32
+            if quantize == "float32"
+            else onnx_convert.quantize_onnx(float32, check.calibration_images, form=quantize)
+        )
         path = export_dir / f"{pathlib.Path(config.model).stem}_{quantize}.onnx"
         temporary = staged.enter_context(files.atomic_path(path))
         temporary.write_bytes(content)

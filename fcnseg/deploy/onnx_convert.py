@@ -25,7 +25,12 @@ import tensorflow as tf
 from fcnseg.deploy.exportable import exportable
 from fcnseg.errors import error_line, optional_import
 
-ONNX_QUANTIZATIONS = ("float32", "int8")
+# int8: int8 activations and weights, both symmetric (zero point 0), the form TensorRT reads.
+# int8_cpu: uint8 activations with a zero point, int8 weights, the form ONNX Runtime's x86
+# kernels are built for (u8s8: `VPMADDUBSW` multiplies one unsigned and one signed operand),
+# 2.0-2.6x faster than int8 on a CPU (BENCHMARKS.md, "ONNX").
+ONNX_QUANTIZATIONS = ("float32", "int8", "int8_cpu")
+INT8_FORMS = ("int8", "int8_cpu")
 DEFAULT_OPSET = 17
 MIN_OPSET = 13  # per-channel QuantizeLinear/DequantizeLinear
 MAX_OPSET = 18  # the newest that tf2onnx 1.17 writes
@@ -154,29 +159,35 @@ def _quiet(logger_name):
         logger.setLevel(level)
 
 
-def quantize_onnx(content, calibration_images, percentile=ACTIVATION_PERCENTILE):
-    """The int8 QDQ form of a float32 ONNX model from `convert_onnx`.
+def quantize_onnx(content, calibration_images, form="int8", percentile=ACTIVATION_PERCENTILE):
+    """An int8 QDQ form of a float32 ONNX model from `convert_onnx`.
 
     Args:
         content: bytes. The float32 `.onnx` file.
         calibration_images: uint8 array `[n, height, width, 3]` of one size the model takes.
-        percentile: float in (0, 100]. Each activation's int8 range is +-the `percentile`th
-            percentile of its magnitudes over the images; 100 is the maximum (min-max).
+        form: "int8" (TensorRT's: each activation's range is +-the `percentile`th percentile
+            of its magnitudes) or "int8_cpu" (uint8 activations from the `100 - percentile`th
+            to the `percentile`th percentile of its values, 0 included); weights are int8,
+            symmetric, per channel in both.
+        percentile: float in (0, 100]; 100 is min-max.
 
     Returns:
-        bytes: the int8 `.onnx` file.
+        bytes: the quantised `.onnx` file.
     """
+    if form not in INT8_FORMS:
+        raise ValueError(f"Unknown int8 form {form!r}; expected one of {', '.join(INT8_FORMS)}.")
     if calibration_images is None or not len(calibration_images):
-        raise ValueError("--quantize=int8 needs calibration images from the model's dataset.")
+        raise ValueError(f"--quantize={form} needs calibration images from the model's dataset.")
     quantization = optional_import("onnxruntime.quantization", "onnx")
+    symmetric = form == "int8"
 
     with tempfile.TemporaryDirectory() as folder:
-        source, target = pathlib.Path(folder, "float32.onnx"), pathlib.Path(folder, "int8.onnx")
+        source, target = pathlib.Path(folder, "float32.onnx"), pathlib.Path(folder, f"{form}.onnx")
         source.write_bytes(content)
         try:
-            ranges = activation_ranges(source, calibration_images, percentile)
+            ranges = activation_ranges(source, calibration_images, percentile, symmetric)
             overrides = {
-                name: [{"rmin": np.float32(-limit), "rmax": np.float32(limit)}] for name, limit in ranges.items()
+                name: [{"rmin": np.float32(low), "rmax": np.float32(high)}] for name, (low, high) in ranges.items()
             }
             quantization.quantize_static(
                 source,
@@ -186,13 +197,17 @@ def quantize_onnx(content, calibration_images, percentile=ACTIVATION_PERCENTILE)
                 calibration_reader(calibration_images[:1]),
                 quant_format=quantization.QuantFormat.QDQ,
                 per_channel=True,
-                activation_type=quantization.QuantType.QInt8,
+                activation_type=quantization.QuantType.QInt8 if symmetric else quantization.QuantType.QUInt8,
                 weight_type=quantization.QuantType.QInt8,
                 calibrate_method=quantization.CalibrationMethod.MinMax,
-                extra_options={"ActivationSymmetric": True, "WeightSymmetric": True, "TensorQuantOverrides": overrides},
+                extra_options={
+                    "ActivationSymmetric": symmetric,
+                    "WeightSymmetric": True,
+                    "TensorQuantOverrides": overrides,
+                },
             )
         except Exception as error:  # ONNX Runtime raises its own kinds, among others
-            raise ValueError(f"ONNX int8 quantisation failed: {error_line(error)}") from None
+            raise ValueError(f"ONNX {form} quantisation failed: {error_line(error)}") from None
         return target.read_bytes()
 
 
@@ -212,19 +227,22 @@ def calibration_reader(images):
     return Images()
 
 
-def activation_ranges(source, images, percentile=ACTIVATION_PERCENTILE):
-    """{tensor name: the `percentile`th percentile of its magnitudes over `images`}.
+def activation_ranges(source, images, percentile=ACTIVATION_PERCENTILE, symmetric=True):
+    """{tensor name: (low, high)}, the range each activation is quantised to.
 
     Args:
         source: path of a float32 `.onnx` file.
         images: uint8 array `[n, height, width, 3]` of one size the model takes.
-        percentile: float in (0, 100]; 100 is the largest magnitude.
+        percentile: float in (0, 100]; 100 is min-max.
+        symmetric: True: +-the `percentile`th percentile of the magnitudes; False: from the
+            `100 - percentile`th to the `percentile`th percentile of the values, widened to
+            hold 0 (a zero point must stand for 0).
 
     For every tensor ONNX Runtime quantises, in two passes of one image at a time (ONNX
     Runtime's own percentile calibrator keeps every activation of every image in memory,
     24 GB for 32 frames of 352x480 through the 64-filter U-Net, and its NumPy histograms
-    fail on a near-constant tensor): the largest magnitude, then a histogram of
-    `HISTOGRAM_BINS` bins from 0 to it, counted in integers.
+    fail on a near-constant tensor): the extremes, then a histogram of `HISTOGRAM_BINS`
+    bins between them, counted in integers.
     """
     if not 0 < percentile <= 100:
         raise ValueError(f"The activation percentile must be in (0, 100], not {percentile}.")
@@ -239,25 +257,36 @@ def activation_ranges(source, images, percentile=ACTIVATION_PERCENTILE):
     names = [output.name for output in session.get_outputs()]
     wanted = set(calibrator.tensors_to_calibrate)
 
-    def magnitudes():
+    def activations():
         reader = calibration_reader(images)
         while feed := reader.get_next():
             outputs = session.run(None, feed)
-            yield {name: np.abs(value) for name, value in zip(names, outputs) if name in wanted}
+            yield {
+                name: np.abs(value) if symmetric else value for name, value in zip(names, outputs) if name in wanted
+            }
 
-    largest = {}
-    for tensors in magnitudes():
+    extremes = {}
+    for tensors in activations():
         for name, values in tensors.items():
-            largest[name] = max(largest.get(name, 0.0), float(values.max(initial=0.0)))
-    counts = {name: np.zeros(HISTOGRAM_BINS, np.int64) for name, limit in largest.items() if limit > 0}
-    for tensors in magnitudes():
+            low, high = extremes.get(name, (0.0, 0.0))
+            extremes[name] = (min(low, float(values.min(initial=0.0))), max(high, float(values.max(initial=0.0))))
+    counts = {name: np.zeros(HISTOGRAM_BINS, np.int64) for name, (low, high) in extremes.items() if high > low}
+    for tensors in activations():
         for name, histogram in counts.items():
-            bins = (tensors[name] * (HISTOGRAM_BINS / largest[name])).astype(np.int64)
-            histogram += np.bincount(np.minimum(bins, HISTOGRAM_BINS - 1).ravel(), minlength=HISTOGRAM_BINS)
-    ranges = dict.fromkeys(largest, 0.0)
+            low, high = extremes[name]
+            bins = ((tensors[name] - low) * (HISTOGRAM_BINS / (high - low))).astype(np.int64)
+            histogram += np.bincount(np.clip(bins, 0, HISTOGRAM_BINS - 1).ravel(), minlength=HISTOGRAM_BINS)
+    ranges = dict.fromkeys(extremes, (0.0, 0.0))
     for name, histogram in counts.items():
-        covered = np.cumsum(histogram) >= histogram.sum() * percentile / 100
-        ranges[name] = largest[name] * (int(np.argmax(covered)) + 1) / HISTOGRAM_BINS
+        low, high = extremes[name]
+        step = (high - low) / HISTOGRAM_BINS
+        cumulative = np.cumsum(histogram)
+        upper = low + step * (int(np.argmax(cumulative >= cumulative[-1] * percentile / 100)) + 1)
+        if symmetric:
+            ranges[name] = (-upper, upper)
+        else:
+            lower = low + step * int(np.argmax(cumulative > cumulative[-1] * (1 - percentile / 100)))
+            ranges[name] = (min(lower, 0.0), max(upper, 0.0))
     return ranges
 
 

@@ -94,13 +94,15 @@ def test_export_writes_every_format_and_each_scores_like_keras(run, tmp_path):
 def test_onnx_export_writes_checked_files_that_evaluate_and_predict_read(run, tmp_path):
     folder = tmp_path / "onnx"
     flags = (f"--model={run / 'best.keras'}", f"--export_dir={folder}", "--onnx", "--parity_images=4")
-    result = _export(*flags, "--quantize=float32,int8", "--calibration_images=8")
+    result = _export(*flags, "--quantize=float32,int8,int8_cpu", "--calibration_images=8")
     assert result.returncode == 0, result.stderr[-3000:]
     files = {entry["format"]: entry for entry in json.loads((folder / "export_report.json").read_text())["files"]}
-    assert list(files) == ["onnx_float32", "onnx_int8"]
+    assert list(files) == ["onnx_float32", "onnx_int8", "onnx_int8_cpu"]
     assert files["onnx_float32"]["mask_agreement"] == 1.0
     assert files["onnx_float32"]["max_logit_difference_over_range"] <= 1e-4
-    assert files["onnx_int8"]["mask_agreement"] >= 0.9 and "QuantizeLinear" in files["onnx_int8"]["operators"]
+    for form in ("onnx_int8", "onnx_int8_cpu"):
+        assert files[form]["mask_agreement"] >= 0.9 and "QuantizeLinear" in files[form]["operators"]
+    assert "best_int8_cpu.onnx" in result.stdout
     assert {entry["opset"] for entry in files.values()} == {17}
     assert "best_int8.onnx" in result.stdout and "operator set 17" in result.stdout
     float32 = load_segmenter(folder / "best_float32.onnx")

@@ -4,6 +4,7 @@ import os
 import sys
 
 import keras
+import onnx
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -54,20 +55,31 @@ def test_float32_files_match_keras_at_any_size(tmp_path, name):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("form", onnx_convert.INT8_FORMS)
 @pytest.mark.parametrize("name", ["lraspp_mobilenetv3_small", "ddrnet23_slim"])
-def test_int8_files_are_qdq_and_agree_with_keras(tmp_path, name):
+def test_int8_files_are_qdq_and_agree_with_keras(tmp_path, name, form):
     model = trained(name)
     float32 = onnx_convert.convert_onnx(model)
-    content = onnx_convert.quantize_onnx(float32, scenes("train", 16))
+    content = onnx_convert.quantize_onnx(float32, scenes("train", 16), form=form)
     operators = onnx_convert.onnx_summary(content)["operators"]
     assert {"QuantizeLinear", "DequantizeLinear", "Conv"} <= set(operators)
     assert len(content) < len(float32) / 2  # int8 weights, int32 biases, and the scales
+    activations = {"int8": onnx.TensorProto.INT8, "int8_cpu": onnx.TensorProto.UINT8}[form]
+    assert _zero_point_types(content, "QuantizeLinear") == {activations}
+    assert {activations, onnx.TensorProto.INT8} <= _zero_point_types(content, "DequantizeLinear")  # int8 weights
     images = scenes("val", 8)
     expected = model.predict_on_batch(images.astype(np.float32)).argmax(-1)
     assert np.mean(_session(tmp_path, content).logits(images).argmax(-1) == expected) >= INT8_AGREEMENT
 
 
-def test_activation_ranges_are_percentiles_of_the_magnitudes(tmp_path):
+def _zero_point_types(content, operator):
+    """The element types of the zero points of an ONNX file's `operator` nodes."""
+    graph = onnx.load_from_string(content).graph
+    types = {tensor.name: tensor.data_type for tensor in graph.initializer}
+    return {types[node.input[2]] for node in graph.node if node.op_type == operator}
+
+
+def test_activation_ranges_are_percentiles_of_the_magnitudes_or_of_both_tails(tmp_path):
     path = tmp_path / "model.onnx"
     path.write_bytes(onnx_convert.convert_onnx(fcnseg.build_model("unet", CLASSES, depth=2, base_filters=8), SIZE))
     rng = np.random.default_rng(0)
@@ -75,13 +87,22 @@ def test_activation_ranges_are_percentiles_of_the_magnitudes(tmp_path):
     images.reshape(-1)[rng.choice(images.size, 5, replace=False)] = 255  # fewer than 0.01% of the values
     bin_width = 255 / onnx_convert.HISTOGRAM_BINS
     ranges = onnx_convert.activation_ranges(path, images, 99.99)
-    assert abs(ranges["images"] - np.percentile(images, 99.99)) <= bin_width
+    assert ranges["images"][0] == -ranges["images"][1]
+    assert abs(ranges["images"][1] - np.percentile(images, 99.99)) <= bin_width
     top = onnx_convert.activation_ranges(path, images, 100)
-    assert top["images"] == pytest.approx(255) and top.keys() == ranges.keys() and len(top) > 10
-    assert all(0 <= ranges[name] <= top[name] * (1 + 1e-6) for name in top)
+    assert top["images"][1] == pytest.approx(255) and top.keys() == ranges.keys() and len(top) > 10
+    assert all(0 <= ranges[name][1] <= top[name][1] * (1 + 1e-6) for name in top)
+    # Both tails (uint8 activations): the range holds 0, and at 100 its wider side is the magnitude's maximum.
+    both = onnx_convert.activation_ranges(path, images, 100, symmetric=False)
+    assert all(low <= 0 <= high for low, high in both.values())
+    assert all(max(-low, high) == pytest.approx(top[name][1], rel=1e-5) for name, (low, high) in both.items())
+    assert any(low < 0 and -low != pytest.approx(high, rel=0.01) for low, high in both.values())
+    tails = onnx_convert.activation_ranges(path, images, 99.99, symmetric=False)
+    assert tails["images"][0] == 0 and abs(tails["images"][1] - np.percentile(images, 99.99)) <= bin_width
+    assert all(both[name][0] <= low <= 0 <= high <= both[name][1] * (1 + 1e-6) for name, (low, high) in tails.items())
     # A constant input makes every activation near-constant, the case ONNX Runtime's histograms fail on.
     flat = onnx_convert.activation_ranges(path, np.full((2, *SIZE, 3), 7, np.uint8))
-    assert flat["images"] == pytest.approx(7, abs=bin_width) and all(np.isfinite(list(flat.values())))
+    assert flat["images"][1] == pytest.approx(7, abs=bin_width) and np.isfinite(list(flat.values())).all()
     with pytest.raises(ValueError, match=r"percentile must be in \(0, 100\], not 0"):
         onnx_convert.activation_ranges(path, images, 0)
 
@@ -133,6 +154,7 @@ def test_a_missing_onnxruntime_is_named(tmp_path, monkeypatch):
         ({"onnx_opset": 19}, "--onnx_opset=19 is not supported"),
         ({"quantize": ("float32", "float16")}, "--quantize=float32,float16 is not valid with --onnx"),
         ({"input_size": None}, "--onnx needs --input_size=height,width"),
+        ({"tflite": True, "quantize": ("float32", "int8_cpu")}, r"^--quantize=int8_cpu is an ONNX form"),
     ],
 )
 def test_bad_onnx_requests_are_refused_before_any_work(tmp_path, changes, message):
@@ -144,7 +166,7 @@ def test_a_failed_int8_step_leaves_no_onnx_file(tmp_path, monkeypatch):
     model_path = tmp_path / "best.keras"
     fcnseg.build_model("unet", CLASSES, depth=2, base_filters=8).save(model_path)
 
-    def failing(content, calibration_images):
+    def failing(content, calibration_images, form):
         raise ValueError("ONNX int8 quantisation failed: out of memory")
 
     monkeypatch.setattr(onnx_convert, "quantize_onnx", failing)
