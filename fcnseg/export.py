@@ -3,14 +3,15 @@
     python -m fcnseg.export --model=runs/unet_camvid/best.keras --saved_model --export_dir=serving/road \\
         --tflite --quantize=float32,int8
     python -m fcnseg.export --model=runs/unet_camvid/best.keras --export_dir=serving/road --onnx --quantize=float32,int8
+    python -m fcnseg.export --model=runs/unet_camvid/best.keras --export_dir=serving/road --web --quantize=float32,int8_cpu
 
 Each file is checked against the Keras model on real images of the model's dataset (that
 of the training run, read from the run_config.json beside the model, unless given),
 and the report is printed and written to <export_dir>/export_report.json. TFLite files
 take the training crop size unless --input_size is given; ONNX files take any size
 divisible by 32 unless --input_size is given, and are checked and calibrated at the
-TFLite size. See export/README.md for serving the SavedModel and running the TFLite and
-ONNX files.
+TFLite size; the browser page (--web) runs the model at that size too. See
+export/README.md for serving the SavedModel and running the TFLite, ONNX and web files.
 """
 
 from absl import app, flags
@@ -21,6 +22,7 @@ from fcnseg.cli.train_flags import run_config
 from fcnseg.deploy.exporter import ExportConfig, export
 from fcnseg.deploy.onnx_convert import DEFAULT_OPSET, ONNX_QUANTIZATIONS
 from fcnseg.deploy.tflite import QUANTIZATIONS
+from fcnseg.deploy.web_app import DEFAULT_RUNTIME, RUNTIME_VERSION
 from fcnseg.inference.segmenter import classes_beside
 
 define_dataset_flags(split="train", dataset=None)
@@ -37,6 +39,17 @@ flags.DEFINE_list(
 flags.DEFINE_bool("tflite", False, "Write TFLite files.")
 flags.DEFINE_bool("onnx", False, "Write ONNX files (for TensorRT, ONNX Runtime, OpenVINO).")
 flags.DEFINE_integer("onnx_opset", DEFAULT_OPSET, "The ONNX operator set of the ONNX files.")
+flags.DEFINE_bool(
+    "web",
+    False,
+    "Write <export_dir>/web/: a page that segments images, videos and the webcam in a browser (float32 ONNX, and "
+    "int8_cpu when --quantize has it); serve it with python -m fcnseg.serve_web.",
+)
+flags.DEFINE_string(
+    "web_runtime",
+    DEFAULT_RUNTIME,
+    f"onnxruntime-web's dist folder, copied into the page (npm install onnxruntime-web@{RUNTIME_VERSION}).",
+)
 flags.DEFINE_list(
     "quantize",
     ["float32"],
@@ -76,6 +89,8 @@ def config_from_flags(values):
         serving_resize=size_flag(values.serving_resize) if values["serving_resize"].present else frame_size,
         tflite=values.tflite,
         onnx=values.onnx,
+        web=values.web,
+        web_runtime=values.web_runtime,
         quantize=tuple(values.quantize),
         input_size=size_flag(values.input_size) or frame_size or (run.crop_size if run else None),
         onnx_fixed_size=bool(values.input_size),

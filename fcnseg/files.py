@@ -25,10 +25,11 @@ def temporary_path(path):
 def atomic_path(path):
     """Yields a temporary path to write `path`'s content to; renames it to `path` when the block ends.
 
-    Raises OSError naming `path` if writing fails (a full disk, a folder that cannot be
-    written); an error already named by another `atomic_path` (nested, or in one
-    `contextlib.ExitStack`) passes through. The previous file at `path`, if any, stays
-    until the new one replaces it.
+    The block may make a folder at the temporary path instead of a file; it then replaces
+    the folder at `path` whole. Raises OSError naming `path` if writing fails (a full disk,
+    a folder that cannot be written); an error already named by another `atomic_path`
+    (nested, or in one `contextlib.ExitStack`) passes through. The previous file or folder
+    at `path`, if any, stays until the new one replaces it.
     """
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -36,7 +37,7 @@ def atomic_path(path):
     temporary = temporary_path(path)
     try:
         yield temporary
-        os.replace(temporary, path)
+        _replace(temporary, path)
     except OSError as error:
         if error.errno is None:
             raise
@@ -89,6 +90,17 @@ def process_alive(pid):
     except PermissionError:
         return True
     return True
+
+
+def _replace(temporary, path):
+    """Renames `temporary` to `path`; a folder already at `path` is moved aside first, then removed."""
+    if not (temporary.is_dir() and path.is_dir()):
+        os.replace(temporary, path)
+        return
+    old = path.with_name(f".{path.name}{_PARTIAL}{os.getpid()}.old")
+    os.replace(path, old)
+    os.replace(temporary, path)
+    _remove(old)
 
 
 def _remove(path):

@@ -31,6 +31,23 @@ def test_a_failed_or_interrupted_write_keeps_the_old_file_and_removes_the_tempor
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.keras"]
 
 
+def test_a_folder_written_under_the_temporary_name_replaces_the_old_folder_whole(tmp_path):
+    path = tmp_path / "web"
+    path.mkdir()
+    (path / "old.onnx").write_text("old")
+    with pytest.raises(ValueError):
+        with files.atomic_path(path) as temporary:
+            temporary.mkdir()
+            (temporary / "index.html").write_text("half")
+            raise ValueError("conversion failed")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["web"] and (path / "old.onnx").exists()
+    with files.atomic_path(path) as temporary:
+        temporary.mkdir()
+        (temporary / "index.html").write_text("new")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["web"]
+    assert sorted(p.name for p in path.iterdir()) == ["index.html"]
+
+
 def test_the_temporary_of_a_killed_writer_is_removed_by_the_next_write(tmp_path):
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     abandoned = tmp_path / f".best.partial-{int(dead.stdout)}.keras"

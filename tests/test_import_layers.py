@@ -20,6 +20,7 @@ COMMANDS = {
     "fcnseg.export",
     "fcnseg.convert",
     "fcnseg.inspect",
+    "fcnseg.serve_web",
 }
 # Layer of each part, highest first; parts on one level may not import each other.
 LAYERS = [

@@ -21,7 +21,7 @@ from fcnseg.conventions import SIZE_MULTIPLE, check_size
 from fcnseg.data import split_expressions
 from fcnseg.data.pipeline import make_dataset
 from fcnseg.data.specs import CLASSES_FILE
-from fcnseg.deploy import onnx_convert
+from fcnseg.deploy import onnx_convert, web_app
 from fcnseg.deploy.saved_model import write_saved_model
 from fcnseg.deploy.tflite import QUANTIZATIONS, convert, operators
 from fcnseg.inference.segmenter import (
@@ -49,6 +49,9 @@ class ExportConfig:
         serving_resize: (height, width) or None. Resize in the serving graph instead of padding.
         tflite: bool. Write TFLite files, one per entry of `quantize`.
         onnx: bool. Write ONNX files, one per entry of `quantize`.
+        web: bool. Write `<export_dir>/web/`, a page that runs the model in a browser
+            (`fcnseg.deploy.web_app`): float32, and int8_cpu when `quantize` has it.
+        web_runtime: str. onnxruntime-web's `dist` folder, copied into the page.
         quantize: tuple of `QUANTIZATIONS` (of `onnx_convert.ONNX_QUANTIZATIONS` with `onnx`).
         input_size: (height, width). The TFLite input size, and the size ONNX files are
             checked and calibrated at; required with `tflite` or `onnx`.
@@ -72,6 +75,8 @@ class ExportConfig:
     serving_resize: Optional[tuple] = None
     tflite: bool = False
     onnx: bool = False
+    web: bool = False
+    web_runtime: str = web_app.DEFAULT_RUNTIME
     quantize: tuple = ("float32",)
     input_size: Optional[tuple] = None
     onnx_fixed_size: bool = False
@@ -83,8 +88,8 @@ class ExportConfig:
 
     def __post_init__(self):
         split_expressions.check(self.split, "--split")
-        if not (self.saved_model or self.tflite or self.onnx):
-            raise ValueError("Nothing to export: give --saved_model, --tflite, --onnx or several.")
+        if not (self.saved_model or self.tflite or self.onnx or self.web):
+            raise ValueError("Nothing to export: give --saved_model, --tflite, --onnx, --web or several.")
         unknown = [name for name in self.quantize if name not in QUANTIZATIONS]
         if self.tflite and "int8_cpu" in unknown:
             raise ValueError(
@@ -97,8 +102,16 @@ class ExportConfig:
             )
         if self.onnx:
             onnx_convert.check_quantizations(self.quantize)
+        if self.web and not (self.tflite or self.onnx):
+            unknown = [name for name in self.quantize if name not in web_app.WEB_PRECISIONS]
+            if unknown:
+                raise ValueError(
+                    f"--quantize={','.join(self.quantize)} is not valid with --web alone; the page takes some of "
+                    f"{', '.join(web_app.WEB_PRECISIONS)}."
+                )
+        if self.onnx or self.web:
             onnx_convert.check_opset(self.onnx_opset)
-        for fixed_size_format in ("tflite", "onnx"):
+        for fixed_size_format in ("tflite", "onnx", "web"):
             if getattr(self, fixed_size_format) and self.input_size is None:
                 raise ValueError(
                     f"--{fixed_size_format} needs --input_size=height,width (a multiple of {SIZE_MULTIPLE}): the size "
@@ -119,8 +132,10 @@ def export(config, verbose=1):
         The report: a dict with one entry per file written (`path`, `bytes`, parity
         figures, `operators` for TFLite and ONNX files, and `opset` for ONNX files).
     """
-    if config.onnx:
+    if config.onnx or config.web:
         onnx_convert.check_installed()
+    if config.web:
+        web_app.check_runtime(config.web_runtime)
     spec = data.dataset_spec(config.dataset, config.data_dir, **config.dataset_options)
     trained = classes_beside(config.model)
     if trained is not None and trained.frame_size is not None:  # the exports carry the model's geometry
@@ -145,13 +160,16 @@ def export(config, verbose=1):
     # The TFLite and ONNX files, their classes.json and the report take their final names
     # together, once all are written: a failed export leaves the previous ones as they were.
     with contextlib.ExitStack() as staged:
-        if config.tflite or config.onnx:
+        if config.tflite or config.onnx or config.web:
             check = _ParityCheck(config, model, source)
+            onnx_files = _OnnxFiles(config, model, check)
             staged.enter_context(files.atomic_path(export_dir / CLASSES_FILE)).write_text(spec.to_json())
         if config.tflite:
             _export_tflite(config, model, spec, check, export_dir, report, staged, verbose)
         if config.onnx:
-            _export_onnx(config, model, spec, check, export_dir, report, staged, verbose)
+            _export_onnx(config, spec, check, onnx_files, export_dir, report, staged, verbose)
+        if config.web:
+            _export_web(config, spec, check, onnx_files, export_dir, report, staged, verbose)
         staged.enter_context(files.atomic_path(export_dir / "export_report.json")).write_text(
             json.dumps(report, indent=2)
         )
@@ -200,22 +218,54 @@ def _export_tflite(config, model, spec, check, export_dir, report, staged, verbo
         _say(verbose, entry)
 
 
-def _export_onnx(config, model, spec, check, export_dir, report, staged, verbose):
-    float32 = onnx_convert.convert_onnx(model, config.input_size if config.onnx_fixed_size else None, config.onnx_opset)
+class _OnnxFiles:
+    """The ONNX files' bytes, each converted or quantised once for the ONNX files and the page."""
+
+    def __init__(self, config, model, check):
+        self._config, self._model, self._check = config, model, check
+        self._made = {}
+
+    def get(self, precision, fixed_size):
+        key = (precision, fixed_size)
+        if key not in self._made:
+            if precision == "float32":
+                size = self._config.input_size if fixed_size else None
+                self._made[key] = onnx_convert.convert_onnx(self._model, size, self._config.onnx_opset)
+            else:
+                float32 = self.get("float32", fixed_size)
+                self._made[key] = onnx_convert.quantize_onnx(float32, self._check.calibration_images, form=precision)
+        return self._made[key]
+
+
+def _export_onnx(config, spec, check, onnx_files, export_dir, report, staged, verbose):
     for quantize in config.quantize:
-        content = (
-            float32
-            if quantize == "float32"
-            else onnx_convert.quantize_onnx(float32, check.calibration_images, form=quantize)
-        )
+        content = onnx_files.get(quantize, config.onnx_fixed_size)
         path = export_dir / f"{pathlib.Path(config.model).stem}_{quantize}.onnx"
         temporary = staged.enter_context(files.atomic_path(path))
         temporary.write_bytes(content)
-        runner = OnnxSegmenter(temporary, spec)
-        entry = check.entry(path, f"onnx_{quantize}", content, list(runner.logits(check.parity_images)))
-        entry.update(onnx_convert.onnx_summary(content))
-        report["files"].append(entry)
-        _say(verbose, entry)
+        _check_onnx(path, temporary, f"onnx_{quantize}", content, spec, check, report, verbose)
+
+
+def _export_web(config, spec, check, onnx_files, export_dir, report, staged, verbose):
+    """The page, with the model at its input size (WebGPU and WebAssembly run fixed shapes best)."""
+    precisions = [name for name in web_app.WEB_PRECISIONS if name == "float32" or name in config.quantize]
+    models = {precision: onnx_files.get(precision, True) for precision in precisions}
+    folder = staged.enter_context(files.atomic_path(export_dir / web_app.WEB_FOLDER))
+    manifest = web_app.write_web_app(
+        folder, models, spec, config.input_size, pathlib.Path(config.model).name, config.web_runtime
+    )
+    for precision, name in manifest["models"].items():
+        final = export_dir / web_app.WEB_FOLDER / name
+        _check_onnx(final, folder / name, f"web_{precision}", models[precision], spec, check, report, verbose)
+
+
+def _check_onnx(path, written, kind, content, spec, check, report, verbose):
+    """Runs the ONNX file `written` (to be renamed `path`) on the parity images and reports it."""
+    runner = OnnxSegmenter(written, spec)
+    entry = check.entry(path, kind, content, list(runner.logits(check.parity_images)))
+    entry.update(onnx_convert.onnx_summary(content))
+    report["files"].append(entry)
+    _say(verbose, entry)
 
 
 def _parity(expected, got, quantity, masks=False):
