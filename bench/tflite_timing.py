@@ -51,10 +51,10 @@ def write_tflite(model, path, size, quantize, calibration):
 
 
 def write_onnx(model, path, size, quantize, calibration):
-    """Converts `model` to the ONNX file `path` of fixed `size` in `quantize` (float32 or int8)."""
+    """Converts `model` to the ONNX file `path` of fixed `size` in `quantize` (float32, int8 or int8_cpu)."""
     content = onnx_convert.convert_onnx(model, size)
-    if quantize == "int8":
-        content = onnx_convert.quantize_onnx(content, calibration)
+    if quantize in onnx_convert.INT8_FORMS:
+        content = onnx_convert.quantize_onnx(content, calibration, form=quantize)
     path.write_bytes(content)
 
 
