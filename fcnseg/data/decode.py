@@ -9,6 +9,7 @@ colour labels that are not grey are refused rather than read as brightness. A fa
 `fcnseg.errors.error_line` extracts it.
 """
 
+import functools
 import io
 
 import numpy as np
@@ -236,8 +237,38 @@ def map_label_values(raw, table, label_path, valid_values):
         return tf.identity(mapped)
 
 
+# A colour table's mark for colours beyond the tolerance of every reference colour.
+_FAR = 254
+
+
+@functools.lru_cache(maxsize=4)
+def color_table(colors, classes, tolerance):
+    """The class of every 24-bit colour: uint8 `[2**24]`, indexed by `r << 16 | g << 8 | b`.
+
+    Each colour takes the class of its nearest reference colour (Euclidean RGB distance; of
+    equally near ones, the first), or `_FAR` if that is farther than `tolerance`. Built once
+    per process (about a second): JPEG labels then cost a lookup per pixel, not a distance to
+    every reference colour.
+
+    Args: `colors` and `classes` as tuples, `tolerance` as for `map_label_colors`.
+    """
+    if any(value == _FAR for value in classes):
+        raise ValueError(f"Class value {_FAR} is reserved for colours far from every reference colour.")
+    reference = np.asarray(colors, np.int32)
+    values = np.asarray(classes, np.uint8)
+    channel = np.arange(256, dtype=np.int32)[:, None]
+    red, green, blue = ((channel - reference[None, :, c]) ** 2 for c in range(3))
+    table = np.empty(1 << 24, np.uint8)
+    for r in range(256):
+        distances = red[r] + green[:, None, :] + blue[None, :, :]  # [green, blue, reference]
+        nearest = distances.argmin(-1)
+        closest = np.take_along_axis(distances, nearest[..., None], -1)[..., 0]
+        table[r << 16 : (r + 1) << 16] = np.where(closest > tolerance**2, _FAR, values[nearest]).ravel()
+    return table
+
+
 def map_label_colors(rgb, colors, classes, label_path, tolerance, unknown_is_ignored):
-    """Maps each pixel of a colour-coded label to the class of the nearest colour.
+    """Maps each pixel of a colour-coded label to the class of the nearest colour (`color_table`).
 
     Args:
         rgb: uint8 `[height, width, 3]` colour-coded label.
@@ -252,11 +283,11 @@ def map_label_colors(rgb, colors, classes, label_path, tolerance, unknown_is_ign
     Returns:
         int32 `[height, width, 1]` labels.
     """
-    pixels = tf.cast(rgb, tf.float32)[:, :, None, :]
-    distances = tf.reduce_sum(tf.square(pixels - tf.constant(colors, tf.float32)), axis=-1)
-    nearest = tf.argmin(distances, axis=-1, output_type=tf.int32)
-    labels = tf.gather(tf.constant(classes, tf.int32), nearest)
-    far = tf.reduce_min(distances, axis=-1) > tolerance**2
+    table = color_table(tuple(tuple(int(c) for c in color) for color in colors), tuple(classes), float(tolerance))
+    channels = tf.cast(rgb, tf.int32)
+    packed = channels[..., 0] * 65536 + channels[..., 1] * 256 + channels[..., 2]
+    labels = tf.cast(tf.gather(tf.constant(table), packed), tf.int32)
+    far = labels == _FAR
     if unknown_is_ignored:
         return tf.where(far, IGNORE_LABEL, labels)[..., None]
     first_far = tf.cond(

@@ -157,10 +157,11 @@ def _read_raw(pairs, verbose):
 
     def read(pair):
         layout, image, label = pair
+        count_colors = layout.label_format == "index"  # colours are diagnosed where indices were expected
         if label is None:  # the label is drawn in the image file
-            raw = read_label_file(image, crop="right_half")
+            raw = read_label_file(image, crop="right_half", count_colors=count_colors)
             return raw, raw
-        return read_image_file(image), read_label_file(label)
+        return read_image_file(image), read_label_file(label, count_colors=count_colors)
 
     progress = keras.utils.Progbar(len(pairs), unit_name="file", verbose=verbose)
     results = []

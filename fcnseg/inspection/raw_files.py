@@ -44,13 +44,15 @@ def read_image_file(path):
         return RawFile(str(path), error=_reason(error))
 
 
-def read_label_file(path, crop=None):
+def read_label_file(path, crop=None, count_colors=True):
     """The `RawFile` of a label: its format and its raw values or colours.
 
     Args:
         path: str or Path.
         crop: "right_half" to read the label drawn in the right half of the file (the Cityscapes
             pairs), or None.
+        count_colors: bool. Count a colour label's colours (a JPEG's are thousands); False
+            where the reader reads colours itself and nothing needs them.
     """
     try:
         with Image.open(path) as image:
@@ -69,6 +71,8 @@ def read_label_file(path, crop=None):
     label_format = f"{file_format} {'RGB' if mode in ('RGB', 'RGBA') else mode}"
     if pixels.ndim == 3 and (rgb == rgb[..., :1]).all():
         return RawFile(str(path), size=size, label_format=f"{label_format} (grey)", values=_counts(rgb[..., 0]))
+    if not count_colors:
+        return RawFile(str(path), size=size, label_format=label_format)
     packed = rgb[..., 0] << 16 | rgb[..., 1] << 8 | rgb[..., 2]
     return RawFile(str(path), size=size, label_format=label_format, colors=_counts(packed))
 
