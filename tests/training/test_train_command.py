@@ -183,6 +183,8 @@ def test_the_quickstart_recipe_reaches_the_mean_iou_the_readme_promises(tmp_path
         "--flagfile=configs/quickstart.flags",
         f"--model_dir={tmp_path}",
     ]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=900, env=environment(), cwd=repository)
+    # A safety net, not a timing: about 5 minutes on 2 AVX512 cores, and CI's machines have
+    # taken three times as long (AVX2 only, or busy).
+    result = subprocess.run(command, capture_output=True, text=True, timeout=2400, env=environment(), cwd=repository)
     assert result.returncode == 0, result.stderr[-3000:]
     assert json.loads((tmp_path / "metrics.json").read_text())["mean_iou"] >= 0.8
