@@ -64,11 +64,25 @@ def test_one_scale_without_flip_is_the_model_itself(tmp_path):
     assert (segment(AugmentedSegmenter(model, flip=True), images).argmax(-1) == nearest_color(images, COLORS)).all()
 
 
+class _FixedNearestColor(Segmenter):
+    """A 32x32 model that scores each pixel on its own: one-hot of the nearest CamVid colour."""
+
+    def __init__(self):
+        super().__init__(len(COLORS), (32, 32))
+        self.shapes = []
+
+    def __call__(self, images):
+        self.shapes.append(images.shape)
+        return np.eye(len(COLORS), dtype=np.float32)[nearest_color(images, COLORS)]
+
+
 def test_a_fixed_size_model_takes_the_flip_but_refuses_other_scales():
-    fixed = _Recorder(input_size=(32, 32))
-    images = np.zeros((1, 40, 40, 3), np.uint8)
-    segment(AugmentedSegmenter(fixed, flip=True), images)  # through its 32x32 windows
+    fixed = _FixedNearestColor()
+    images = np.random.default_rng(1).integers(0, 256, (1, 40, 56, 3), dtype=np.uint8)
+    flipped = segment(AugmentedSegmenter(fixed, flip=True), images)  # through its 32x32 windows
     assert fixed.shapes and all(shape[1:3] == (32, 32) for shape in fixed.shapes)
+    np.testing.assert_allclose(flipped, segment(fixed, images), atol=1e-6)  # mirrored windows, same scores
+    assert (flipped.argmax(-1) == nearest_color(images, COLORS)).all()
     with pytest.raises(
         ValueError, match=r"^--tta_scales=0.5,1 needs a model that takes any size; this one takes 32x32"
     ):
