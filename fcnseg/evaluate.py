@@ -5,8 +5,9 @@
 
 Prints the per-class IoU, precision and recall, mean IoU, frequency-weighted IoU and pixel
 accuracy, and writes them to <output_dir>/metrics.json with the confusion matrix
-(confusion.npy, confusion.png). Images are scored at full resolution (padded to a
-multiple of 32 and cropped back) unless --resize or --window says otherwise. Without
+(confusion.npy, confusion.png). Images are resized to the frame size the model was
+trained on where its classes.json records one (the Cityscapes pairs: 256x256), else scored at
+full resolution (padded to a multiple of 32 and cropped back); --resize or --window choose. Without
 --dataset, the dataset is that of the training run the model comes from (its
 run_config.json), with any dataset flag given here replacing the run's.
 """

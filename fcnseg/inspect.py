@@ -1,7 +1,8 @@
 """python -m fcnseg.inspect: know a dataset before training on it.
 
     python -m fcnseg.inspect --dataset=camvid --data_dir=data/camvid --split=train --output_dir=inspect/camvid
-    python -m fcnseg.inspect --dataset=folder --data_dir=my_data --split=train --crop_size=512,512 --strict
+    python -m fcnseg.inspect --dataset=folder --data_dir=my_data --split=train --output_dir=inspect/my_data \\
+        --crop_size=512,512 --strict
 
 Checks every image and label the way the dataset's reader reads them and lists each problem
 in one line naming the file; says what the raw label values look like when they are not what

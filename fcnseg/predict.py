@@ -5,8 +5,9 @@
         --views=overlay,side_by_side --alpha=0.6
 
 The class names and colours come from the classes.json that training writes beside the
-model, or from --dataset (and --data_dir). Large images are padded to a multiple of 32, or
-cut into overlapping windows with --window.
+model, or from --dataset (and --data_dir). Images are resized to the frame size the model was
+trained on where its classes.json records one, else padded to a multiple of 32; --resize or
+--window (overlapping windows) choose.
 """
 
 from absl import app, flags

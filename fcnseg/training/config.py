@@ -47,7 +47,7 @@ class TrainConfig:
         schedule: str. "constant", "polynomial" or "cosine".
         warmup_steps: int. Linear warm-up steps.
         end_learning_rate: float. The last rate of "polynomial" and "cosine".
-        loss: str. "cross_entropy" or "focal".
+        loss: str. "cross_entropy", "focal" or "ohem_cross_entropy".
         focal_gamma, dice_weight: float. See `SegmentationLoss`.
         ohem_threshold, ohem_min_kept: float, int. See `SegmentationLoss`; only with
             `loss="ohem_cross_entropy"`.
