@@ -137,7 +137,7 @@ def test_bad_export_flags_end_in_one_line(run, tmp_path):
     model = f"--model={run / 'best.keras'}"
     cases = [
         ([model, "--saved_model"], "--export_dir is required"),
-        ([model, f"--export_dir={tmp_path}"], "Nothing to export: give --saved_model, --tflite, --onnx or several"),
+        ([model, f"--export_dir={tmp_path}"], "Nothing to export: give --saved_model, --tflite, --onnx, --web or several"),
         ([model, f"--export_dir={tmp_path}", "--tflite", "--quantize=int4"], "--quantize=int4 is not valid"),
         ([model, f"--export_dir={tmp_path}", "--onnx", "--onnx_opset=9"], "--onnx_opset=9 is not supported"),
         ([f"--model={tmp_path / 'x.keras'}", f"--export_dir={tmp_path}", "--saved_model"], "No --dataset given"),
