@@ -11,7 +11,7 @@ so inputs must divide by 32 and no cropping is needed.
 import keras
 from keras import layers
 
-from fcnseg.models.backbones import ENCODERS, build_encoder, load_application
+from fcnseg.models.backbones import ENCODERS, build_encoder, check_width_multiplier, load_application, scaled_channels
 from fcnseg.models.layers import bilinear_upsampling, float32_logits, image_input
 
 # The paper's names for the taps of the skip connections, at strides 16 and 8.
@@ -19,7 +19,7 @@ _SKIP_TAPS = ("pool4", "pool3")
 _VGG16_POOLS = {32: "block5_pool", 16: "block4_pool", 8: "block3_pool"}
 
 
-def fcn32s_vgg16(num_classes, input_shape=(None, None, 3), encoder_weights=None, *, dropout=0.5):
+def fcn32s_vgg16(num_classes, input_shape=(None, None, 3), encoder_weights=None, *, dropout=0.5, width_multiplier=1.0):
     """FCN-32s on VGG16: one stride-32 prediction, upsampled 32x.
 
     Args:
@@ -28,27 +28,29 @@ def fcn32s_vgg16(num_classes, input_shape=(None, None, 3), encoder_weights=None,
         encoder_weights: None, "imagenet", or a path to the full VGG16 weights file of
             `keras.applications` (with its classifier, whose fc1/fc2 become fc6/fc7).
         dropout: float. Dropout rate after fc6 and fc7. Defaults to 0.5.
+        width_multiplier: float in (0, 1]. Multiplies the channels of every convolution, fc6 and fc7
+            included (`backbones.build_encoder`); below 1 only from scratch. Defaults to 1.
     """
-    return _fcn_vgg16("fcn32s_vgg16", 0, num_classes, input_shape, encoder_weights, dropout)
+    return _fcn_vgg16("fcn32s_vgg16", 0, num_classes, input_shape, encoder_weights, dropout, width_multiplier)
 
 
-def fcn16s_vgg16(num_classes, input_shape=(None, None, 3), encoder_weights=None, *, dropout=0.5):
+def fcn16s_vgg16(num_classes, input_shape=(None, None, 3), encoder_weights=None, *, dropout=0.5, width_multiplier=1.0):
     """FCN-16s on VGG16: FCN-32s fused with a prediction from pool4, upsampled 16x.
 
     Args: as `fcn32s_vgg16`.
     """
-    return _fcn_vgg16("fcn16s_vgg16", 1, num_classes, input_shape, encoder_weights, dropout)
+    return _fcn_vgg16("fcn16s_vgg16", 1, num_classes, input_shape, encoder_weights, dropout, width_multiplier)
 
 
-def fcn8s_vgg16(num_classes, input_shape=(None, None, 3), encoder_weights=None, *, dropout=0.5):
+def fcn8s_vgg16(num_classes, input_shape=(None, None, 3), encoder_weights=None, *, dropout=0.5, width_multiplier=1.0):
     """FCN-8s on VGG16: FCN-16s further fused with a prediction from pool3, upsampled 8x.
 
     Args: as `fcn32s_vgg16`.
     """
-    return _fcn_vgg16("fcn8s_vgg16", 2, num_classes, input_shape, encoder_weights, dropout)
+    return _fcn_vgg16("fcn8s_vgg16", 2, num_classes, input_shape, encoder_weights, dropout, width_multiplier)
 
 
-def fcn8s_resnet50(num_classes, input_shape=(None, None, 3), encoder_weights=None):
+def fcn8s_resnet50(num_classes, input_shape=(None, None, 3), encoder_weights=None, *, width_multiplier=1.0):
     """FCN-8s decoder on ResNet50 features at strides 32, 16 and 8.
 
     ResNet50 has no fully connected layers to convert, so `score_fr` scores the last
@@ -60,22 +62,27 @@ def fcn8s_resnet50(num_classes, input_shape=(None, None, 3), encoder_weights=Non
         input_shape: tuple. `(height, width, 3)`; height and width divisible by 32 or None.
         encoder_weights: None, "imagenet", or a path to the ResNet50 weights file of
             `keras.applications` without its classifier.
+        width_multiplier: float in (0, 1]. Multiplies the channels of every convolution of the
+            encoder (`backbones.build_encoder`); below 1 only from scratch. Defaults to 1.
     """
+    check_width_multiplier(width_multiplier, encoder_weights, "fcn8s_resnet50")
     inputs = image_input(input_shape, 32)
     taps = [ENCODERS["resnet50"].features[stride] for stride in (32, 16, 8)]
-    features = build_encoder("resnet50", encoder_weights, taps)(inputs)
+    features = build_encoder("resnet50", encoder_weights, taps, width_multiplier=width_multiplier)(inputs)
     logits = _fcn_decoder([features[tap] for tap in taps], num_classes)
     return keras.Model(inputs, logits, name="fcn8s_resnet50")
 
 
-def _fcn_vgg16(name, num_skips, num_classes, input_shape, encoder_weights, dropout):
+def _fcn_vgg16(name, num_skips, num_classes, input_shape, encoder_weights, dropout, width_multiplier):
     if not 0.0 <= dropout < 1.0:
         raise ValueError(f"dropout={dropout} is not valid for {name}; expected 0 <= dropout < 1.")
+    check_width_multiplier(width_multiplier, encoder_weights, name)
     inputs = image_input(input_shape, 32)
     pool5, *pools = [_VGG16_POOLS[stride] for stride in (32, 16, 8)[: num_skips + 1]]
-    encoder = build_encoder("vgg16", None, [pool5, *pools])
-    fc6 = layers.Conv2D(4096, 7, padding="same", activation="relu", name="fc6")
-    fc7 = layers.Conv2D(4096, 1, activation="relu", name="fc7")
+    encoder = build_encoder("vgg16", None, [pool5, *pools], width_multiplier=width_multiplier)
+    fc_channels = scaled_channels(4096, width_multiplier)
+    fc6 = layers.Conv2D(fc_channels, 7, padding="same", activation="relu", name="fc6")
+    fc7 = layers.Conv2D(fc_channels, 1, activation="relu", name="fc7")
     features = encoder(inputs)
     x = layers.Dropout(dropout, name="drop6")(fc6(features[pool5]))
     x = layers.Dropout(dropout, name="drop7")(fc7(x))

@@ -48,12 +48,13 @@ def test_unknown_option_lists_the_valid_options():
     with pytest.raises(ValueError, match="Unknown option.* dpth for model 'unet'; valid options: encoder, depth, base_filters"):
         fcnseg.build_model("unet", NUM_CLASSES, dpth=3)
     with pytest.raises(ValueError, match="valid options: none"):
-        fcnseg.build_model("fcn8s_resnet50", NUM_CLASSES, dropout=0.1)
+        fcnseg.build_model("ddrnet23_slim", NUM_CLASSES, dropout=0.1)
 
 
 def test_model_options():
     assert model_options("deeplabv3plus_resnet50") == ["output_stride"]
-    assert model_options("fcn8s_vgg16") == ["dropout"]
+    assert model_options("fcn8s_vgg16") == ["dropout", "width_multiplier"]
+    assert model_options("fcn8s_resnet50") == ["width_multiplier"]
 
 
 @pytest.mark.parametrize(
@@ -65,6 +66,8 @@ def test_model_options():
         ("unet", {"encoder": "vgg16", "depth": 4}, "depth=4 is not valid for unet with encoder='vgg16'"),
         ("deeplabv3plus_resnet50", {"output_stride": 32}, "output_stride=32 is not valid .* expected 8 or 16"),
         ("fcn8s_vgg16", {"dropout": 1.0}, "dropout=1.0 is not valid for fcn8s_vgg16"),
+        ("fcn8s_vgg16", {"width_multiplier": 0}, r"width_multiplier=0 is not valid for fcn8s_vgg16; .* \(0, 1\]"),
+        ("fcn8s_resnet50", {"width_multiplier": 1.5}, "width_multiplier=1.5 is not valid for fcn8s_resnet50"),
         ("lraspp_mobilenetv3_large", {"output_stride": 4}, "output_stride=4 is not valid .* expected 8, 16 or 32"),
         ("lraspp_mobilenetv3_small", {"minimalistic": "yes"}, "minimalistic='yes' is not valid .* True or False"),
         ("bisenetv2", {"head_channels": 0}, "head_channels=0 is not valid for bisenetv2"),
@@ -74,6 +77,28 @@ def test_model_options():
 def test_bad_option_values(name, options, message):
     with pytest.raises(ValueError, match=message):
         fcnseg.build_model(name, NUM_CLASSES, **options)
+
+
+@pytest.mark.parametrize("name", ["fcn8s_vgg16", "fcn8s_resnet50"])
+def test_narrowed_fcn_has_no_pretrained_weights(name):
+    with pytest.raises(ValueError, match=f"width_multiplier=0.5 is not valid with encoder_weights='imagenet' for {name}"):
+        fcnseg.build_model(name, NUM_CLASSES, encoder_weights="imagenet", width_multiplier=0.5)
+
+
+@pytest.mark.parametrize("name", ["fcn8s_vgg16", "fcn8s_resnet50"])
+def test_width_multiplier_scales_every_convolution(name):
+    def convolutions(model):
+        found = {}
+        for layer in [*model.layers, *model.get_layer("encoder").layers]:
+            if isinstance(layer, keras.layers.Conv2D) and not layer.name.startswith("score"):
+                found[layer.name] = layer.filters
+        return found
+
+    full = convolutions(fcnseg.build_model(name, NUM_CLASSES))
+    narrow_model = fcnseg.build_model(name, NUM_CLASSES, (64, 64, 3), width_multiplier=0.25)
+    assert convolutions(narrow_model) == {layer: round(filters / 4) for layer, filters in full.items()}
+    assert narrow_model.output_shape == (None, 64, 64, NUM_CLASSES)
+    assert np.isfinite(narrow_model.predict(np.zeros((1, 64, 64, 3)), verbose=0)).all()
 
 
 @pytest.mark.parametrize("input_shape", [(64, 64), (64, 64, 1), (0, 64, 3), (64.0, 64, 3)])
