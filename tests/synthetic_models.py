@@ -8,6 +8,7 @@ import numpy as np
 import fcnseg
 from fcnseg import data
 from fcnseg.data.pipeline import make_dataset
+from fcnseg.deploy.exporter import ExportConfig
 from fcnseg.training.losses import SegmentationLoss
 
 SIZE = (64, 96)
@@ -60,3 +61,19 @@ def trained(name, steps=30):
     model.compile(keras.optimizers.Adam(1e-3), SegmentationLoss(CLASSES))
     model.fit(batches, steps_per_epoch=steps, epochs=1, shuffle=False, verbose=0)
     return model
+
+
+def export_config(tmp_path, model_path, **changes):
+    """An `ExportConfig` of `model_path` into `tmp_path/export` at `SIZE`, calibrated and checked on
+    synthetic scenes, no SavedModel; `changes` name the formats and override any field."""
+    fields = dict(
+        model=str(model_path),
+        export_dir=str(tmp_path / "export"),
+        dataset="synthetic",
+        dataset_options={"num_images": 4, "height": SIZE[0], "width": SIZE[1]},
+        saved_model=False,
+        input_size=SIZE,
+        calibration_images=4,
+        parity_images=2,
+    )
+    return ExportConfig(**{**fields, **changes})

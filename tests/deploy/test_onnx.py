@@ -8,11 +8,11 @@ import onnx
 import numpy as np
 import pytest
 import tensorflow as tf
-from synthetic_models import CLASSES, CONVERTED, SIZE, SPEC, build, scenes, trained
+from synthetic_models import CLASSES, CONVERTED, SIZE, SPEC, build, export_config, scenes, trained
 
 import fcnseg
 from fcnseg.deploy import onnx_convert
-from fcnseg.deploy.exporter import ExportConfig, export
+from fcnseg.deploy.exporter import export
 from fcnseg.inference.segmenter import OnnxSegmenter, load_segmenter
 
 
@@ -177,16 +177,4 @@ def test_a_failed_int8_step_leaves_no_onnx_file(tmp_path, monkeypatch):
 
 
 def _config(tmp_path, model, **changes):
-    fields = dict(
-        model=str(model),
-        export_dir=str(tmp_path / "export"),
-        dataset="synthetic",
-        dataset_options={"num_images": 4, "height": SIZE[0], "width": SIZE[1]},
-        saved_model=False,
-        onnx=True,
-        quantize=("float32", "int8"),
-        input_size=SIZE,
-        calibration_images=4,
-        parity_images=2,
-    )
-    return ExportConfig(**{**fields, **changes})
+    return export_config(tmp_path, model, **{"onnx": True, "quantize": ("float32", "int8"), **changes})
