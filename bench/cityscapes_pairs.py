@@ -30,10 +30,7 @@ import tempfile
 import keras
 import tensorflow as tf
 from absl import app, flags, logging
-from machine import cpu_model
-from model_specs import spec_key
-from run_folders import finished_runs, merged_records
-from tflite_timing import file_ms, write_tflite
+from common import cpu_model, file_ms, finished_runs, merged_records, spec_key, write_tflite
 
 from fcnseg import data
 from fcnseg.cli.train_flags import run_config

@@ -13,7 +13,6 @@ of --repeats), after one warm-up epoch each:
                  OpenCV and NumPy, as most Keras segmentation repositories feed `fit`.
 """
 
-import argparse
 import pathlib
 import statistics
 import time
@@ -21,9 +20,20 @@ import time
 import cv2
 import numpy as np
 import tensorflow as tf
+from absl import app, flags
 
 from fcnseg import data
 from fcnseg.data.decode import read_image, read_index_label
+
+flags.DEFINE_string(
+    "data_dir",
+    str(pathlib.Path(__file__).resolve().parents[2] / "shared" / "data" / "camvid"),
+    "CamVid (SegNet layout).",
+)
+flags.DEFINE_string("crop", "360x480", "Training crop, height x width.")
+flags.DEFINE_integer("batch_size", 8, "Batch size.")
+flags.DEFINE_integer("repeats", 3, "Timed epochs per reader (the median is reported).")
+FLAGS = flags.FLAGS
 
 
 def decode_floor(source):
@@ -85,29 +95,23 @@ def images_per_second(make_epoch, repeats):
     return statistics.median(rates)
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    default_data = pathlib.Path(__file__).resolve().parents[2] / "shared" / "data" / "camvid"
-    parser.add_argument("--data_dir", default=str(default_data))
-    parser.add_argument("--crop", default="360x480", help="height x width of training crops")
-    parser.add_argument("--batch_size", type=int, default=8)
-    parser.add_argument("--repeats", type=int, default=3)
-    args = parser.parse_args()
-    crop = tuple(int(side) for side in args.crop.split("x"))
-    source = data.open_source("camvid", args.data_dir, "train")
+def main(argv):
+    del argv
+    crop = tuple(int(side) for side in FLAGS.crop.split("x"))
+    source = data.open_source("camvid", FLAGS.data_dir, "train")
     image_paths, label_paths = zip(*[(i.decode(), l.decode()) for i, l in source.elements.as_numpy_iterator()])
     pairs = list(zip(image_paths, label_paths))
     rng = np.random.default_rng(0)
 
-    floor = images_per_second(lambda: decode_floor(source).batch(args.batch_size), args.repeats)
-    ours = images_per_second(lambda: fcnseg_pipeline(source, crop, args.batch_size), args.repeats)
-    cached_dataset = data.make_dataset(source, training=True, batch_size=args.batch_size, crop_size=crop, cache=True)
-    cached = images_per_second(lambda: cached_dataset, args.repeats)  # the warm-up epoch fills the cache
-    plain = images_per_second(lambda: plain_loop(pairs, crop, args.batch_size, rng), args.repeats)
+    floor = images_per_second(lambda: decode_floor(source).batch(FLAGS.batch_size), FLAGS.repeats)
+    ours = images_per_second(lambda: fcnseg_pipeline(source, crop, FLAGS.batch_size), FLAGS.repeats)
+    cached_dataset = data.make_dataset(source, training=True, batch_size=FLAGS.batch_size, crop_size=crop, cache=True)
+    cached = images_per_second(lambda: cached_dataset, FLAGS.repeats)  # the warm-up epoch fills the cache
+    plain = images_per_second(lambda: plain_loop(pairs, crop, FLAGS.batch_size, rng), FLAGS.repeats)
 
     print(
-        f"CamVid train ({len(pairs)} images), crops {crop[0]}x{crop[1]}, batch {args.batch_size}, "
-        f"median of {args.repeats} epochs, tf.data threads on {tf.config.threading.get_inter_op_parallelism_threads() or 'all'} cores\n"
+        f"CamVid train ({len(pairs)} images), crops {crop[0]}x{crop[1]}, batch {FLAGS.batch_size}, "
+        f"median of {FLAGS.repeats} epochs, tf.data threads on {tf.config.threading.get_inter_op_parallelism_threads() or 'all'} cores\n"
     )
     print("| reader | images/s | vs plain loop | vs decode floor |")
     print("| --- | ---: | ---: | ---: |")
@@ -122,4 +126,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    app.run(main)

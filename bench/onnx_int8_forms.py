@@ -20,9 +20,7 @@ import tempfile
 
 import onnxruntime
 from absl import app, flags
-from machine import cpu_model
-from model_specs import exit_unless_valid, random_model
-from tflite_timing import camvid_frames, define_runtime_flags, file_ms, write_onnx
+from common import camvid_frames, cpu_model, define_runtime_flags, exit_unless_valid, file_ms, random_model, write_onnx
 
 FORMS = ("float32", "int8", "int8_cpu")
 

@@ -38,9 +38,17 @@ import keras
 import onnxruntime
 import tensorflow as tf
 from absl import app, flags, logging
-from machine import cpu_model
-from model_specs import exit_unless_valid, random_model
-from tflite_timing import camvid_frames, define_runtime_flags, rounds_cell, time_files, write_onnx, write_tflite
+from common import (
+    camvid_frames,
+    cpu_model,
+    define_runtime_flags,
+    exit_unless_valid,
+    random_model,
+    rounds_cell,
+    time_files,
+    write_onnx,
+    write_tflite,
+)
 
 import fcnseg
 from fcnseg import data

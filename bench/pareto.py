@@ -43,11 +43,21 @@ import tempfile
 import keras
 import tensorflow as tf
 from absl import app, flags, logging
-from flops import forward_flops
-from machine import cpu_model
-from model_specs import exit_unless_valid, model_spec, random_model, spec_key
-from run_folders import finished_runs, merged_records
-from tflite_timing import camvid_frames, rounds_cell, time_files, time_tflite, write_tflite
+from common import (
+    camvid_frames,
+    cpu_model,
+    exit_unless_valid,
+    finished_runs,
+    forward_flops,
+    merged_records,
+    model_spec,
+    random_model,
+    rounds_cell,
+    spec_key,
+    time_files,
+    time_tflite,
+    write_tflite,
+)
 
 import fcnseg
 from fcnseg import data

@@ -29,9 +29,15 @@ import keras
 import numpy as np
 import tensorflow as tf
 from absl import app, flags, logging
-from machine import cpu_model
-from model_specs import exit_unless_valid, random_model
-from tflite_timing import camvid_frames, define_runtime_flags, median_ms, time_tflite
+from common import (
+    camvid_frames,
+    cpu_model,
+    define_runtime_flags,
+    exit_unless_valid,
+    median_ms,
+    random_model,
+    time_tflite,
+)
 
 import fcnseg
 from fcnseg import data

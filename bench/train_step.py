@@ -52,9 +52,7 @@ import time
 import keras
 import tensorflow as tf
 from absl import app, flags, logging
-from flops import forward_flops
-from machine import cpu_model, cpu_seconds_by_cpu
-from model_specs import exit_unless_valid, model_spec
+from common import cpu_model, cpu_seconds_by_cpu, exit_unless_valid, forward_flops, model_spec
 
 import fcnseg
 from fcnseg import data, metrics

@@ -10,14 +10,14 @@ page `python -m fcnseg.export --web` writes, served cross-origin isolated as
 --runs more runs of the model on it (`window.fcnseg.time`, the session's run only: no drawing).
 Reported: the median of the runs, min and median over --rounds page loads; the backend the
 page names (headless Chromium has no WebGPU adapter here, so wasm with the page's threads);
-and ONNX Runtime's CPU provider in Python on the same files with --threads threads, for scale.
+and ONNX Runtime's CPU provider in Python on the same files with --threads threads, for scale,
+timed before the browser starts.
 Needs `npm install onnxruntime-web@1.31.1` in the current folder, and selenium.
 """
 
 import os
 import pathlib
 import shlex
-import shutil
 import statistics
 import sys
 import tempfile
@@ -26,17 +26,14 @@ import threading
 import cv2
 import onnxruntime
 from absl import app, flags
-from machine import cpu_model
-from model_specs import exit_unless_valid, random_model
-from selenium import webdriver
-from selenium.webdriver.support.ui import WebDriverWait
-from tflite_timing import camvid_frames, define_runtime_flags, file_ms
+from common import camvid_frames, cpu_model, define_runtime_flags, exit_unless_valid, file_ms, random_model
 
 from fcnseg import data
-from fcnseg.deploy import onnx_convert, web_app
+from fcnseg.deploy import onnx_convert, web_app, web_browser
 from fcnseg.deploy.web_server import make_server
 
 PRECISIONS = ("float32", "int8_cpu")
+PAGE_TIMEOUT_S = 300
 
 flags.DEFINE_list(
     "models", ["ddrnet23_slim", "lraspp_mobilenetv3_small:minimalistic=True"], "Models: name or name:option=value."
@@ -47,29 +44,15 @@ define_runtime_flags("ONNX Runtime threads of the Python comparison.")
 FLAGS = flags.FLAGS
 
 
-def chromium():
-    options = webdriver.ChromeOptions()
-    options.binary_location = shutil.which("chromium")
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage"):
-        options.add_argument(argument)
-    return webdriver.Chrome(options=options, service=webdriver.ChromeService(shutil.which("chromedriver")))
-
-
 def page_ms(browser, url, frame_path, runs):
     """(median ms of `runs` runs on the frame, backend) of one page load."""
     browser.get(url)
-    wait = WebDriverWait(browser, 300)
-    wait.until(lambda driver: driver.execute_script("return document.body.dataset.state") in ("ready", "error"))
+    web_browser.wait_for_state(browser, ["ready"], PAGE_TIMEOUT_S)
     browser.find_element("id", "file").send_keys(str(frame_path))
-    wait.until(lambda driver: driver.execute_script("return document.body.dataset.state") in ("done", "error"))
-    state, status = browser.execute_script(
-        "return [document.body.dataset.state, document.getElementById('status').textContent]"
-    )
+    state, status = web_browser.wait_for_state(browser, ["done"], PAGE_TIMEOUT_S)
     if state == "error":
         sys.exit(f"error: the page failed: {status}")
-    times = browser.execute_async_script(
-        f"window.fcnseg.time({runs}).then(arguments[arguments.length - 1])"
-    )
+    times = browser.execute_async_script(f"window.fcnseg.time({runs}).then(arguments[arguments.length - 1])")
     return statistics.median(times), browser.execute_script("return window.fcnseg.backend")
 
 
@@ -82,16 +65,24 @@ def main(argv):
     frame = camvid_frames(FLAGS.data_dir, "val", size, 1)[0]
     spec = data.dataset_spec("camvid")
     results, backends = {}, set()
-    browser = chromium()
-    try:
-        with tempfile.TemporaryDirectory() as temporary:
-            frame_path = pathlib.Path(temporary, "frame.png")
-            cv2.imwrite(str(frame_path), frame[..., ::-1])
-            for index, text in enumerate(FLAGS.models):
-                float32 = onnx_convert.convert_onnx(random_model(text, 11), size)
-                models = {"float32": float32, "int8_cpu": onnx_convert.quantize_onnx(float32, calibration, "int8_cpu")}
-                folder = pathlib.Path(temporary, str(index))
-                web_app.write_web_app(folder, models, spec, size, text, FLAGS.web_runtime)
+    with tempfile.TemporaryDirectory() as temporary:
+        frame_path = pathlib.Path(temporary, "frame.png")
+        cv2.imwrite(str(frame_path), frame[..., ::-1])
+        folders = {}
+        for index, text in enumerate(FLAGS.models):
+            float32 = onnx_convert.convert_onnx(random_model(text, 11), size)
+            models = {"float32": float32, "int8_cpu": onnx_convert.quantize_onnx(float32, calibration, "int8_cpu")}
+            folders[text] = pathlib.Path(temporary, str(index))
+            web_app.write_web_app(folders[text], models, spec, size, text, FLAGS.web_runtime)
+        # Python first, with no browser open: its wasm threads would share the cores.
+        python_ms = {
+            (text, precision): file_ms(folder / f"model_{precision}.onnx", frame, FLAGS.threads, FLAGS.runs, 2)
+            for text, folder in folders.items()
+            for precision in PRECISIONS
+        }
+        browser = web_browser.headless_chromium()
+        try:
+            for text, folder in folders.items():
                 server = make_server(folder, port=0, verbose=False)
                 threading.Thread(target=server.serve_forever, daemon=True).start()
                 try:
@@ -99,13 +90,12 @@ def main(argv):
                         url = f"http://127.0.0.1:{server.server_address[1]}/?model={precision}"
                         loads = [page_ms(browser, url, frame_path, FLAGS.runs) for _ in range(FLAGS.rounds)]
                         backends.update(backend for _, backend in loads)
-                        python_ms = file_ms(folder / f"model_{precision}.onnx", frame, FLAGS.threads, FLAGS.runs, 2)
-                        results[text, precision] = ([ms for ms, _ in loads], python_ms)
+                        results[text, precision] = ([ms for ms, _ in loads], python_ms[text, precision])
                 finally:
                     server.shutdown()
                     server.server_close()
-    finally:
-        browser.quit()
+        finally:
+            browser.quit()
     print(f"Command: python {shlex.join(sys.argv)}\n")
     print(
         f"Machine: {cpu_model()}, {os.cpu_count()} cores; {browser.capabilities.get('browserVersion', 'chromium')} "
@@ -113,7 +103,9 @@ def main(argv):
         f"ONNX Runtime {onnxruntime.__version__} (Python, CPU provider, {FLAGS.threads} threads); input "
         f"{size[0]}x{size[1]}; median ms of {FLAGS.runs} runs; min / median of {FLAGS.rounds} page loads.\n"
     )
-    print("| model | browser float32 | browser int8_cpu | float32 / int8_cpu | Python ORT float32 | Python ORT int8_cpu |")
+    print(
+        "| model | browser float32 | browser int8_cpu | float32 / int8_cpu | Python ORT float32 | Python ORT int8_cpu |"
+    )
     print("| --- | ---: | ---: | ---: | ---: | ---: |")
     for text in FLAGS.models:
         (f32, f32_python), (i8, i8_python) = results[text, "float32"], results[text, "int8_cpu"]
