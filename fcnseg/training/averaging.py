@@ -7,7 +7,7 @@ averages, so a backup taken meanwhile saves them the wrong way round; and at the
 fit Keras writes the averages into the model's trainable weights of the moment, which with
 a frozen encoder are fewer than the optimizer's and get the wrong averages. Here the averages
 stay in the optimizer, a copy of the trained weights is kept aside while the averages are in
-the model, and the end-of-fit overwrite is switched off.
+the model, and the end-of-fit overwrite is switched off for the fits these callbacks run in.
 """
 
 import keras
@@ -19,8 +19,8 @@ class WeightAveraging:
     In each epoch: validation runs on the averages; at the epoch's end the averages go in for
     the checkpoints (`best.keras`, `last.keras`), and the trained weights come back before the
     backup, which saves them with the optimizer's state, averages included, so a resumed run
-    goes on with both. After `fit` the model holds the trained weights (the optimizer's
-    `finalize_variable_values` does nothing), so a second fit (`--freeze_encoder_epochs`)
+    goes on with both. After `fit` the model holds the trained weights (during it the
+    optimizer's `finalize_variable_values` does nothing), so a second fit (`--freeze_encoder_epochs`)
     trains on from them with the same averages.
 
     Batch-norm statistics are not averaged: they are the moving averages the trained weights
@@ -33,11 +33,12 @@ class WeightAveraging:
     def __init__(self, model):
         self._model = model
         self._trained = None  # the trained weights, kept while the averages are in the model
-        self._optimizer().finalize_variable_values = lambda variables: None
 
     def callbacks(self, checkpoints, backup):
         """`checkpoints` and `backup` with the callbacks that swap around them, in order."""
         averages_in = keras.callbacks.LambdaCallback(
+            on_train_begin=lambda logs: self._keep_trained_weights_at_the_end(True),
+            on_train_end=lambda logs: self._keep_trained_weights_at_the_end(False),
             on_test_begin=lambda logs: self._averages_in(),
             on_test_end=lambda logs: self._trained_back(),
             on_epoch_end=lambda epoch, logs: self._averages_in(),
@@ -47,6 +48,14 @@ class WeightAveraging:
 
     def _optimizer(self):
         return getattr(self._model.optimizer, "inner_optimizer", self._model.optimizer)
+
+    def _keep_trained_weights_at_the_end(self, keep):
+        """Switches Keras' end-of-fit overwrite with the averages off (True) or back on (False)."""
+        optimizer = self._optimizer()
+        if keep:
+            optimizer.finalize_variable_values = lambda variables: None
+        else:
+            del optimizer.finalize_variable_values  # the class's method again
 
     def _pairs(self):
         optimizer = self._optimizer()

@@ -196,3 +196,4 @@ def test_weight_averages_are_validated_saved_and_kept_on_resume(tmp_path, monkey
     run.train(dataclasses.replace(config, epochs=3), verbose=0)  # resumes from the backup
     resumed = recorder.at["train_begin"][2]
     assert _equal(resumed[0], trained_2) and _equal(resumed[1], averages_2)  # the backup kept both
+    assert "finalize_variable_values" not in vars(recorder.model.optimizer)  # Keras' own again after the run
