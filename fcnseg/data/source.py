@@ -37,6 +37,8 @@ class Source:
             whole split can be shuffled before reading; False if they are examples.
         parts: tuple of (str, int). For a split expression of several parts or a slice,
             each part as an absolute slice (e.g. "train[0:2675]") and its size.
+        count: callable or None. Where `size` is None, counts the examples without
+            decoding them (e.g. the records of TFRecord shards); None: `load` and count.
     """
 
     spec: DatasetSpec
@@ -46,6 +48,7 @@ class Source:
     files_sharded: bool = False
     cheap_elements: bool = True
     parts: tuple = ()
+    count: Optional[Callable] = None
 
     def load(self):
         """All examples, decoded, in order."""

@@ -89,6 +89,8 @@ def _instruction(expression, named):
 def _size(source):
     if source.size is not None:
         return source.size
+    if source.count is not None:
+        return source.count()
     return int(source.load().reduce(0, lambda count, _: count + 1))
 
 

@@ -118,4 +118,8 @@ def source(data_dir, split):
         )
         return records.map(parse, tf.data.AUTOTUNE)
 
-    return Source(dataset_spec, tf.data.Dataset.from_tensor_slices(shard_files), read, None, files_sharded=True)
+    def count():
+        return int(tf.data.TFRecordDataset(shard_files).reduce(0, lambda count, _: count + 1))
+
+    elements = tf.data.Dataset.from_tensor_slices(shard_files)
+    return Source(dataset_spec, elements, read, None, files_sharded=True, count=count)

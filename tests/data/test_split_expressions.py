@@ -119,6 +119,8 @@ def test_tfrecord_slices_follow_the_order_the_records_were_written_in(tmp_path):
     records = data.open_source("tfrecord", tmp_path / "records", "train")
     assert _examples(records) == camvid[1:]
     assert _examples(data.open_source("tfrecord", tmp_path / "records", "train[2:5]")) == camvid[3:6]
+    assert records.size is None and records.count() == 6  # counted from the records, none decoded
+    assert _examples(data.open_source("tfrecord", tmp_path / "records", "train[-2:]")) == camvid[5:7]
     unnamed = subprocess.run(
         command + ["--split=train[1:]", f"--output={tmp_path / 'x'}"], capture_output=True, text=True
     )
