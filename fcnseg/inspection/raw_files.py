@@ -35,10 +35,9 @@ class RawFile:
 
 
 def read_image_file(path):
-    """The `RawFile` of an image: readable (fully decoded) and its size."""
+    """The `RawFile` of an image: its header read, so its format and size (the reader decodes it)."""
     try:
         with Image.open(path) as image:
-            image.load()
             return RawFile(str(path), size=(image.height, image.width))
     except (OSError, UnidentifiedImageError, ValueError, SyntaxError) as error:
         return RawFile(str(path), error=_reason(error))
@@ -52,13 +51,17 @@ def read_label_file(path, crop=None, count_colors=True):
         crop: "right_half" to read the label drawn in the right half of the file (the Cityscapes
             pairs), or None.
         count_colors: bool. Count a colour label's colours (a JPEG's are thousands); False
-            where the reader reads colours itself and nothing needs them.
+            where the reader reads colours itself and nothing needs them: then a colour file's
+            header alone is read (format and size), and the reader decodes it.
     """
     try:
         with Image.open(path) as image:
+            file_format, mode = image.format or "image", image.mode
+            color_format = f"{file_format} {'RGB' if mode in ('RGB', 'RGBA') else mode}"
+            if not count_colors and mode not in _INDEX_MODES:
+                width = image.width // 2 if crop == "right_half" else image.width
+                return RawFile(str(path), size=(image.height, width), label_format=color_format)
             image.load()
-            file_format = image.format or "image"
-            mode = image.mode
             pixels = np.asarray(image)
     except (OSError, UnidentifiedImageError, ValueError, SyntaxError) as error:
         return RawFile(str(path), error=_reason(error))
@@ -68,13 +71,10 @@ def read_label_file(path, crop=None, count_colors=True):
     if mode in _INDEX_MODES:
         return RawFile(str(path), size=size, label_format=f"{file_format} {_INDEX_MODES[mode]}", values=_counts(pixels))
     rgb = pixels[..., :3].astype(np.int64)
-    label_format = f"{file_format} {'RGB' if mode in ('RGB', 'RGBA') else mode}"
     if pixels.ndim == 3 and (rgb == rgb[..., :1]).all():
-        return RawFile(str(path), size=size, label_format=f"{label_format} (grey)", values=_counts(rgb[..., 0]))
-    if not count_colors:
-        return RawFile(str(path), size=size, label_format=label_format)
+        return RawFile(str(path), size=size, label_format=f"{color_format} (grey)", values=_counts(rgb[..., 0]))
     packed = rgb[..., 0] << 16 | rgb[..., 1] << 8 | rgb[..., 2]
-    return RawFile(str(path), size=size, label_format=label_format, colors=_counts(packed))
+    return RawFile(str(path), size=size, label_format=color_format, colors=_counts(packed))
 
 
 def pack(color):
