@@ -11,6 +11,7 @@ from keras import layers, ops
 
 # Per-channel ImageNet means in BGR order, as `keras.applications` subtracts them in
 # "caffe" mode (VGG16, ResNet50).
+_RGB_TO_BGR = (2, 1, 0)
 _CAFFE_BGR_MEAN = (103.939, 116.779, 123.68)
 NORMALIZATION_MODES = ("caffe", "tf")
 
@@ -40,7 +41,10 @@ class ImageNormalization(layers.Layer):
         x = ops.cast(inputs, "float32")
         if self.mode == "tf":
             return x / 127.5 - 1.0
-        return ops.flip(x, axis=-1) - ops.convert_to_tensor(_CAFFE_BGR_MEAN, "float32")
+        # A gather, not a flip: LiteRT's int8 REVERSE_V2 keeps the input's bytes under new
+        # quantization parameters, which garbled every caffe-normalised model's input in int8.
+        bgr = ops.take(x, _RGB_TO_BGR, axis=-1)
+        return bgr - ops.convert_to_tensor(_CAFFE_BGR_MEAN, "float32")
 
     def compute_output_shape(self, input_shape):
         return input_shape
