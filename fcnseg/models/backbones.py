@@ -198,12 +198,15 @@ def build_encoder(name, weights, feature_layers, output_stride=32, *, width_mult
 
 def check_width_multiplier(width_multiplier, weights, what):
     """Raises a clear error unless `width_multiplier` is in (0, 1] and goes with `weights`."""
-    multiplier = width_multiplier
-    if isinstance(multiplier, bool) or not isinstance(multiplier, (int, float)) or not 0.0 < multiplier <= 1.0:
-        raise ValueError(f"width_multiplier={multiplier!r} is not valid for {what}; expected a number in (0, 1].")
-    if multiplier != 1.0 and weights is not None:
+    if (
+        isinstance(width_multiplier, bool)
+        or not isinstance(width_multiplier, (int, float))
+        or not 0.0 < width_multiplier <= 1.0
+    ):
+        raise ValueError(f"width_multiplier={width_multiplier!r} is not valid for {what}; expected a number in (0, 1].")
+    if width_multiplier != 1.0 and weights is not None:
         raise ValueError(
-            f"width_multiplier={multiplier} is not valid with encoder_weights={weights!r} for {what}: pretrained weights "
+            f"width_multiplier={width_multiplier} is not valid with encoder_weights={weights!r} for {what}: pretrained weights "
             "exist only at width 1; train it from scratch (encoder_weights=None)."
         )
 
@@ -214,7 +217,11 @@ def scaled_channels(channels, width_multiplier):
 
 
 def _narrow(network, width_multiplier):
-    """Returns a copy of `network`, freshly initialised, its convolutions' channels times `width_multiplier`."""
+    """Returns a copy of `network`, freshly initialised, its convolutions' channels times `width_multiplier`.
+
+    `keras.applications` builds VGG16 and ResNet50 at full width only, so the full network is
+    built first and cloned narrower here: a second or two more at build time, nothing at run time.
+    """
 
     def clone_layer(layer):
         config = layer.get_config()
