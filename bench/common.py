@@ -8,7 +8,6 @@ import path).
 
 import gc
 import glob
-import inspect
 import json
 import os
 import pathlib
@@ -87,8 +86,7 @@ def exit_unless_valid(models, quantize=()):
 
 def spec_key(name, options):
     """`name:option=value:...` with every option of the model, defaults filled in: one key per architecture."""
-    parameters = inspect.signature(fcnseg.models.MODELS[name]).parameters.values()
-    defaults = {p.name: p.default for p in parameters if p.kind is p.KEYWORD_ONLY and p.name != "auxiliary_heads"}
+    defaults = fcnseg.models.model_option_defaults(name)
     return ":".join([name, *(f"{key}={value}" for key, value in sorted({**defaults, **options}.items()))])
 
 

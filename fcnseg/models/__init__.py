@@ -36,12 +36,17 @@ def list_models():
 
 def model_options(name):
     """Returns the names of the keyword options the model `name` accepts."""
+    return list(model_option_defaults(name))
+
+
+def model_option_defaults(name):
+    """Returns {option: default value} of the keyword options the model `name` accepts."""
     parameters = inspect.signature(_builder(name)).parameters.values()
-    return [
-        parameter.name
+    return {
+        parameter.name: parameter.default
         for parameter in parameters
         if parameter.kind is parameter.KEYWORD_ONLY and parameter.name != "auxiliary_heads"
-    ]
+    }
 
 
 def auxiliary_loss_weights(name):
