@@ -152,6 +152,10 @@ def load_application(application, weights, **kwargs):
         raise
 
 
+# The encoders `build_encoder` can narrow: plain convolutions, no depthwise ones.
+NARROWABLE_ENCODERS = ("vgg16", "resnet50")
+
+
 def build_encoder(name, weights, feature_layers, output_stride=32, *, width_multiplier=1.0, **options):
     """Builds an ImageNet encoder that returns feature maps of raw RGB pixels.
 
@@ -167,7 +171,8 @@ def build_encoder(name, weights, feature_layers, output_stride=32, *, width_mult
             then computed at `output_stride`.
         width_multiplier: float in (0, 1]. Multiplies the channels of every convolution
             (Howard et al., "MobileNets", 2017): 0.25 costs about 1/16 of the operations.
-            Below 1 the encoder has no ImageNet weights, so `weights` must be None.
+            Below 1 the encoder has no ImageNet weights, so `weights` must be None. VGG16 and
+            ResNet50 only: the MobileNets have their own width option, `alpha`.
         **options: Options of the `keras.applications` constructor, e.g. `minimalistic`.
 
     Returns:
@@ -176,6 +181,11 @@ def build_encoder(name, weights, feature_layers, output_stride=32, *, width_mult
     """
     spec = ENCODERS[name]
     check_width_multiplier(width_multiplier, weights, f"the {name} encoder")
+    if width_multiplier != 1.0 and name not in NARROWABLE_ENCODERS:
+        raise ValueError(
+            f"width_multiplier is for the {' and '.join(NARROWABLE_ENCODERS)} encoders, not {name}; "
+            "the MobileNets take alpha."
+        )
     if output_stride not in OUTPUT_STRIDES:
         raise ValueError(f"output_stride={output_stride} is not valid; expected one of {OUTPUT_STRIDES}.")
     if output_stride < 32 and not spec.stages:

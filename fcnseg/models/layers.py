@@ -9,9 +9,9 @@ import keras
 import numpy as np
 from keras import layers, ops
 
+_RGB_TO_BGR = (2, 1, 0)
 # Per-channel ImageNet means in BGR order, as `keras.applications` subtracts them in
 # "caffe" mode (VGG16, ResNet50).
-_RGB_TO_BGR = (2, 1, 0)
 _CAFFE_BGR_MEAN = (103.939, 116.779, 123.68)
 NORMALIZATION_MODES = ("caffe", "tf")
 

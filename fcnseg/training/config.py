@@ -237,6 +237,12 @@ def _check_at_least(name, value, minimum):
 def check_model(config, num_classes):
     """Builds the model at the crop size and the validation size, so a size or option the run
     cannot take fails before any data is read (the run loads its teacher as early)."""
+    width_multiplier = config.model_options.get("width_multiplier", 1.0)
+    if width_multiplier != 1.0 and config.encoder_weights is not None:
+        raise ValueError(
+            f"--model_option=width_multiplier={width_multiplier} needs --encoder_weights=none: "
+            "pretrained weights exist only at width 1."
+        )
     sizes = {"crop_size": config.crop_size, "eval_size": config.eval_size}
     for name, size in sizes.items():
         if size is None:

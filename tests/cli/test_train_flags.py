@@ -75,6 +75,10 @@ BAD_RUNS = [
     (["--dataset=camvid", "--crop_size=64,64", "--data_dir=/no/such/folder"], "/no/such/folder"),
     (["--crop_size=96,90"], "--model=unet at --crop_size=96,90: Input width 90"),
     (["--freeze_encoder_epochs=1", "--epochs=2"], "--freeze_encoder_epochs needs a model with an encoder"),
+    (
+        ["--model=fcn8s_resnet50", "--model_option=width_multiplier=0.5", "--encoder_weights=imagenet"],
+        "--model_option=width_multiplier=0.5 needs --encoder_weights=none",
+    ),
     (["--strategy=multi_worker"], "needs the TF_CONFIG environment variable"),
     (["--class_weights=missing.json"], "--class_weights=missing.json is not valid"),
     (

@@ -7,6 +7,7 @@ import pytest
 
 import fcnseg
 from fcnseg.models import MODELS, model_options
+from fcnseg.models.backbones import ENCODERS, build_encoder
 from model_cases import NUM_CLASSES
 
 ALL_MODELS = [
@@ -99,6 +100,11 @@ def test_width_multiplier_scales_every_convolution(name):
     assert convolutions(narrow_model) == {layer: round(filters / 4) for layer, filters in full.items()}
     assert narrow_model.output_shape == (None, 64, 64, NUM_CLASSES)
     assert np.isfinite(narrow_model.predict(np.zeros((1, 64, 64, 3)), verbose=0)).all()
+
+
+def test_only_vgg16_and_resnet50_encoders_are_narrowed():
+    with pytest.raises(ValueError, match="width_multiplier is for the vgg16 and resnet50 encoders, not mobilenetv2"):
+        build_encoder("mobilenetv2", None, [ENCODERS["mobilenetv2"].features[32]], width_multiplier=0.5)
 
 
 @pytest.mark.parametrize("input_shape", [(64, 64), (64, 64, 1), (0, 64, 3), (64.0, 64, 3)])
