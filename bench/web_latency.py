@@ -33,7 +33,6 @@ from fcnseg.deploy import onnx_convert, web_app, web_browser
 from fcnseg.deploy.web_server import make_server
 
 PRECISIONS = ("float32", "int8_cpu")
-PAGE_TIMEOUT_S = 300
 
 flags.DEFINE_list(
     "models", ["ddrnet23_slim", "lraspp_mobilenetv3_small:minimalistic=True"], "Models: name or name:option=value."
@@ -46,10 +45,8 @@ FLAGS = flags.FLAGS
 
 def page_ms(browser, url, frame_path, runs):
     """(median ms of `runs` runs on the frame, backend) of one page load."""
-    browser.get(url)
-    web_browser.wait_for_state(browser, ["ready"], PAGE_TIMEOUT_S)
-    browser.find_element("id", "file").send_keys(str(frame_path))
-    state, status = web_browser.wait_for_state(browser, ["done"], PAGE_TIMEOUT_S)
+    web_browser.open_page(browser, url)
+    state, status = web_browser.segment_file(browser, frame_path)
     if state == "error":
         sys.exit(f"error: the page failed: {status}")
     times = browser.execute_async_script(f"window.fcnseg.time({runs}).then(arguments[arguments.length - 1])")
@@ -59,7 +56,9 @@ def page_ms(browser, url, frame_path, runs):
 def main(argv):
     del argv
     exit_unless_valid(FLAGS.models)
-    web_app.check_runtime(FLAGS.web_runtime)
+    missing = web_browser.missing_parts(FLAGS.web_runtime)
+    if missing:
+        sys.exit(f"error: missing {', '.join(missing)}.")
     size = (FLAGS.height, FLAGS.width)
     calibration = camvid_frames(FLAGS.data_dir, "train", size, FLAGS.calibration_images)
     frame = camvid_frames(FLAGS.data_dir, "val", size, 1)[0]
@@ -76,7 +75,9 @@ def main(argv):
             web_app.write_web_app(folders[text], models, spec, size, text, FLAGS.web_runtime)
         # Python first, with no browser open: its wasm threads would share the cores.
         python_ms = {
-            (text, precision): file_ms(folder / f"model_{precision}.onnx", frame, FLAGS.threads, FLAGS.runs, 2)
+            (text, precision): file_ms(
+                folder / f"model_{precision}.onnx", frame, FLAGS.threads, FLAGS.runs, FLAGS.warmup
+            )
             for text, folder in folders.items()
             for precision in PRECISIONS
         }

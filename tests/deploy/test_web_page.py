@@ -25,7 +25,6 @@ from fcnseg.inference.segmenter import OnnxSegmenter
 
 REPOSITORY = pathlib.Path(__file__).resolve().parents[2]
 RUNTIME = REPOSITORY / web_app.DEFAULT_RUNTIME
-PAGE_TIMEOUT_S = 120
 
 
 def _export_config(tmp_path, model_path, **changes):
@@ -125,10 +124,6 @@ def _browser_or_skip():
     return web_browser.headless_chromium()
 
 
-def _wait_for(browser, states):
-    return web_browser.wait_for_state(browser, states, PAGE_TIMEOUT_S)
-
-
 @pytest.mark.slow
 def test_the_page_segments_a_frame_as_onnx_runtime_does_in_chromium(tmp_path, served):
     browser = _browser_or_skip()
@@ -142,15 +137,13 @@ def test_the_page_segments_a_frame_as_onnx_runtime_does_in_chromium(tmp_path, se
         cv2.imwrite(str(frame_path), frame[..., ::-1])
         url = served(web)
         for precision in ("float32", "int8_cpu"):
-            browser.get(f"{url}?model={precision}")
-            state, status = _wait_for(browser, ["ready"])
+            state, status = web_browser.open_page(browser, f"{url}?model={precision}")
             assert state == "ready", status
             assert browser.execute_script("return self.crossOriginIsolated") is True
             # Headless Chromium has no WebGPU adapter here: threaded wasm, one thread a core up to 4.
             threads = min(browser.execute_script("return navigator.hardwareConcurrency"), 4)
             assert threads >= 2 and f"wasm ({threads} threads)" in status, status
-            browser.find_element("id", "file").send_keys(str(frame_path))
-            state, status = _wait_for(browser, ["done"])
+            state, status = web_browser.segment_file(browser, frame_path)
             assert state == "done", status
             mask = np.array(browser.execute_script("return Array.from(window.fcnseg.mask)"), np.uint8).reshape(SIZE)
             expected = OnnxSegmenter(web / f"model_{precision}.onnx", SPEC).logits(frame[None])[0].argmax(-1)
@@ -164,12 +157,10 @@ def test_the_page_segments_a_frame_as_onnx_runtime_does_in_chromium(tmp_path, se
         broken = tmp_path / "broken"
         shutil.copytree(web, broken)
         (broken / "model_float32.onnx").write_bytes(b"not a protobuf")
-        browser.get(served(broken))
-        state, status = _wait_for(browser, ["ready"])
+        state, status = web_browser.open_page(browser, served(broken))
         assert state == "error" and status.startswith("model_float32.onnx: not a model ONNX Runtime Web can load (")
         (broken / "ort.min.js").unlink()
-        browser.get(served(broken))
-        state, status = _wait_for(browser, ["ready"])
+        state, status = web_browser.open_page(browser, served(broken))
         assert state == "error" and status.startswith("ort.min.js: ONNX Runtime Web did not load")
         assert "\n" not in status
     finally:
