@@ -41,6 +41,18 @@ def convert(model, input_size, quantize="float32", argmax=False, delegate_friend
     Returns:
         bytes: the `.tflite` file.
     """
+    converter = converter_for(model, input_size, quantize, argmax, delegate_friendly, calibration_images)
+    try:
+        return converter.convert()
+    except Exception as error:  # the converter raises its own ConverterError, among others
+        raise ValueError(f"TFLite conversion failed: {error_line(error)}") from None
+
+
+def converter_for(
+    model, input_size, quantize="float32", argmax=False, delegate_friendly=False, calibration_images=None
+):
+    """The `tf.lite.TFLiteConverter` that `convert` runs, set up but not run (arguments as `convert`'s);
+    for tools that take a converter, such as `tf.lite.experimental.QuantizationDebugger`."""
     if quantize not in QUANTIZATIONS:
         raise ValueError(f"--quantize={quantize} is not valid; expected one of {', '.join(QUANTIZATIONS)}.")
     if quantize == "int8" and (calibration_images is None or not len(calibration_images)):
@@ -70,10 +82,7 @@ def convert(model, input_size, quantize="float32", argmax=False, delegate_friend
         converter.inference_input_type = tf.uint8
         if not argmax:
             converter.inference_output_type = tf.uint8
-    try:
-        return converter.convert()
-    except Exception as error:  # the converter raises its own ConverterError, among others
-        raise ValueError(f"TFLite conversion failed: {error_line(error)}") from None
+    return converter
 
 
 def operators(content):
