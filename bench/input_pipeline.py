@@ -15,6 +15,7 @@ of --repeats), after one warm-up epoch each:
 
 import pathlib
 import statistics
+import sys
 import time
 
 import cv2
@@ -30,7 +31,7 @@ flags.DEFINE_string(
     str(pathlib.Path(__file__).resolve().parents[2] / "shared" / "data" / "camvid"),
     "CamVid (SegNet layout).",
 )
-flags.DEFINE_string("crop", "360x480", "Training crop, height x width.")
+flags.DEFINE_list("crop", ["360", "480"], "Training crop: height,width.")
 flags.DEFINE_integer("batch_size", 8, "Batch size.")
 flags.DEFINE_integer("repeats", 3, "Timed epochs per reader (the median is reported).")
 FLAGS = flags.FLAGS
@@ -97,7 +98,9 @@ def images_per_second(make_epoch, repeats):
 
 def main(argv):
     del argv
-    crop = tuple(int(side) for side in FLAGS.crop.split("x"))
+    if len(FLAGS.crop) != 2 or not all(side.isdigit() and int(side) > 0 for side in FLAGS.crop):
+        sys.exit(f"error: --crop={','.join(FLAGS.crop)} is not valid; expected height,width in pixels.")
+    crop = tuple(int(side) for side in FLAGS.crop)
     source = data.open_source("camvid", FLAGS.data_dir, "train")
     image_paths, label_paths = zip(*[(i.decode(), l.decode()) for i, l in source.elements.as_numpy_iterator()])
     pairs = list(zip(image_paths, label_paths))
