@@ -42,7 +42,8 @@ FLAGS = flags.FLAGS
 
 
 def layer_errors(run, config, size):
-    """[(op name, tensor name, RMS error in output steps)] of `run`'s int8 file, in graph order."""
+    """[(op name, layer, RMS error in output steps)] of `run`'s int8 file, in graph order; the layer is
+    the first TensorFlow name of the op's output, without the model's name."""
 
     def frames(split, count):
         return resized_images(
@@ -63,7 +64,7 @@ def layer_errors(run, config, size):
     debugger.layer_statistics_dump(dump)
     dump.seek(0)
     return [
-        (row["op_name"], row["tensor_name"], math.sqrt(float(row["mean_squared_error"])) / float(row["scale"]))
+        (row["op_name"], row["tensor_name"].split(";")[0].split("/", 1)[-1], math.sqrt(float(row["mean_squared_error"])) / float(row["scale"]))
         for row in csv.DictReader(dump)
     ]
 
@@ -81,11 +82,11 @@ def main(argv):
     print(
         f"Machine: {cpu_model()}, {os.cpu_count()} cores; TensorFlow {tf.__version__}; {len(errors)} quantized layers.\n"
     )
-    print("| position | op | tensor | RMS error (output steps) |")
+    print("| position | op | layer | RMS error (output steps) |")
     print("| ---: | --- | --- | ---: |")
     for row in first + sorted(worst, key=errors.index):
-        op, tensor, steps = row
-        print(f"| {errors.index(row) + 1} | {op} | {tensor} | {steps:.2f} |")
+        op, layer, steps = row
+        print(f"| {errors.index(row) + 1} | {op} | {layer} | {steps:.2f} |")
 
 
 if __name__ == "__main__":
