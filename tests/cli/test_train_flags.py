@@ -1,5 +1,6 @@
 """Flags of `python -m fcnseg.train`: recipes parse, bad values fail before any work with one line."""
 
+import dataclasses
 import pathlib
 
 import pytest
@@ -25,6 +26,17 @@ def test_every_recipe_gives_a_valid_config(recipe, monkeypatch):
     monkeypatch.chdir(CONFIGS.parent)
     config = _config(f"--flagfile=configs/{recipe}")
     assert config.epochs >= 1 and config.crop_size[0] % 32 == 0 and config.crop_size[1] % 32 == 0
+
+
+def test_the_trainval_recipe_is_its_twin_on_train_and_val_for_the_same_steps(monkeypatch):
+    monkeypatch.chdir(CONFIGS.parent)
+    twin = _config("--flagfile=configs/ddrnet23_slim_camvid.flags")
+    final = _config("--flagfile=configs/ddrnet23_slim_camvid_trainval.flags")
+    differing = {field.name for field in dataclasses.fields(twin) if getattr(twin, field.name) != getattr(final, field.name)}
+    assert differing == {"model_dir", "train_split", "val_split", "steps_per_epoch"}
+    assert (final.train_split, final.val_split) == ("train+val", "")
+    # The twin's epochs are one pass over CamVid train's 367 frames; the final fit takes as many steps.
+    assert twin.steps_per_epoch is None and final.steps_per_epoch == 367 // twin.batch_size
 
 
 def test_recipes_cover_the_projects_the_package_replaces():
