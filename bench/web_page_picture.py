@@ -1,18 +1,19 @@
 """The README's picture of the browser page: an exported page segmenting one image, in headless Chromium.
 
     python -m fcnseg.export --model=runs/X/best.keras --export_dir=serving/camvid --web --quantize=int8_cpu --data_dir=../shared/data/camvid
-    python bench/web_page_picture.py --web_dir=serving/camvid/web --image=../shared/data/camvid/val/0016E5_08101.png --output=docs/images/web_page.png
+    python bench/web_page_picture.py --web_dir=serving/camvid/web --image=../shared/data/camvid/val/0016E5_08101.png --output=docs/images/web_page.jpg
 
 Serves --web_dir as `python -m fcnseg.serve_web` does (on a free port of 127.0.0.1), opens it in
 Debian's headless `chromium` (through `chromium-driver`) with the --model form, gives it --image,
-waits for the page to say it is done, and saves the window as --output (PNG), written whole or not
-at all. Prints the page's status line: the backend that ran and its ms per frame.
+waits for the page to say it is done, and saves the window as --output (PNG, or JPEG for a .jpg name),
+written whole or not at all. Prints the page's status line: the backend that ran and its ms per frame.
 """
 
 import pathlib
 import tempfile
 import threading
 
+import cv2
 from absl import app, flags
 
 from fcnseg import files
@@ -21,7 +22,7 @@ from fcnseg.deploy.web_server import make_server
 
 flags.DEFINE_string("web_dir", None, "The page's folder, as `export --web` writes it.", required=True)
 flags.DEFINE_string("image", None, "The image the page segments.", required=True)
-flags.DEFINE_string("output", None, "The PNG to write.", required=True)
+flags.DEFINE_string("output", None, "The picture to write: .png or .jpg.", required=True)
 flags.DEFINE_string("model", "float32", "The page's model form: float32 or int8_cpu.")
 flags.DEFINE_list("window_size", ["1000", "820"], "width,height of the browser window in pixels.")
 FLAGS = flags.FLAGS
@@ -49,7 +50,9 @@ def main(argv):
         with tempfile.TemporaryDirectory() as temporary:
             picture = pathlib.Path(temporary, "page.png")
             browser.save_screenshot(str(picture))
-            files.write_bytes(FLAGS.output, picture.read_bytes())
+            suffix = pathlib.Path(FLAGS.output).suffix.lower()
+            encoded = cv2.imencode(".jpg" if suffix in (".jpg", ".jpeg") else ".png", cv2.imread(str(picture)))[1]
+            files.write_bytes(FLAGS.output, encoded.tobytes())
     finally:
         browser.quit()
         server.shutdown()
