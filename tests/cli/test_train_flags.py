@@ -105,8 +105,13 @@ BAD_RUNS = [
 def bad_runs(tmp_path_factory):
     """The results of every `BAD_RUNS` command, run at once."""
     folder = tmp_path_factory.mktemp("bad_runs")
+    # Without TINY where a run names CamVid, or a model that TINY's U-Net options do not fit.
     commands = [
-        train_command(folder / str(index), *flags, tiny="--dataset=camvid" not in flags)
+        train_command(
+            folder / str(index),
+            *flags,
+            tiny="--dataset=camvid" not in flags and not any(flag.startswith("--model_option=") for flag in flags),
+        )
         for index, (flags, _) in enumerate(BAD_RUNS)
     ]
     return run_together(commands, env=environment())
